@@ -1,0 +1,5 @@
+"""``python -m declml``."""
+
+from declml.cli.main import main
+
+main()

@@ -1,0 +1,126 @@
+"""Stage ⑤: the run directory — everything a run leaves behind, written safely.
+
+Layout::
+
+    RUN_DIR/
+      spec.lock.yaml   the resolved spec (defaults and --set overrides applied)
+      run.json         status, timings, seed, spec hash, library versions
+      history.json     per-epoch training metrics (rewritten after every epoch)
+      metrics.json     test-split metrics
+      model.keras      the trained model (Keras v3 format, loads with safe_mode)
+
+Files are written to a temporary name and renamed, so a crash never leaves a
+half-written file, and an existing non-empty directory is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from declml.errors import ArtifactError
+
+__all__ = ["RunDirectory", "library_versions"]
+
+MODEL_FILE = "model.keras"
+SPEC_FILE = "spec.lock.yaml"
+RUN_FILE = "run.json"
+HISTORY_FILE = "history.json"
+METRICS_FILE = "metrics.json"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of what a run depends on, for reproducing it later."""
+    out = {"python": platform.python_version()}
+    for dist in ("declml", "keras", "keras-tuner", "numpy", "jax", "jaxlib", "tensorflow",
+                 "tensorflow-cpu", "torch", "scikit-learn", "pydantic"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _timestamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+
+
+class RunDirectory:
+    """A run directory being written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, output: str | Path | None, name: str, root: str | Path = "runs") -> RunDirectory:
+        """Make a fresh directory: ``output`` as given, or ``runs/<name>-<timestamp>``.
+
+        Raises:
+            ArtifactError: ``output`` exists and is not empty, or cannot be created.
+        """
+        if output is not None:
+            path = Path(output)
+            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+                raise ArtifactError(
+                    f"output {str(path)!r} already exists and is not empty; declml never "
+                    "overwrites a run: choose a new --output or remove the old one"
+                )
+        else:
+            base = Path(root) / f"{name}-{_timestamp()}"
+            path, n = base, 1
+            while path.exists():
+                n += 1
+                path = base.with_name(f"{base.name}-{n}")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArtifactError(f"cannot create run directory {str(path)!r}: {exc}") from None
+        return cls(path)
+
+    def write_text(self, name: str, text: str) -> Path:
+        """Write a file atomically (temporary file, then rename)."""
+        target = self.path / name
+        tmp = target.with_name(f".{name}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise ArtifactError(f"cannot write {target}: {exc}") from None
+        return target
+
+    def write_json(self, name: str, data: Any) -> Path:
+        return self.write_text(name, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+    def save_model(self, model: Any) -> Path:
+        """Save the Keras model atomically as ``model.keras``."""
+        target = self.path / MODEL_FILE
+        tmp = self.path / f".partial-{MODEL_FILE}"
+        try:
+            model.save(tmp)
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise ArtifactError(f"cannot save the model to {target}: {exc}") from None
+        return target
+
+    def record(self, **fields: Any) -> None:
+        """Merge ``fields`` into ``run.json``."""
+        current: dict[str, Any] = {}
+        existing = self.path / RUN_FILE
+        if existing.is_file():
+            current = json.loads(existing.read_text(encoding="utf-8"))
+        current.update(fields)
+        self.write_json(RUN_FILE, current)
+
+    @staticmethod
+    def now() -> str:
+        return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+    @staticmethod
+    def argv() -> list[str]:
+        return list(sys.argv)

@@ -1,0 +1,19 @@
+"""``declml build SPEC``: build the model and print its Keras summary."""
+
+from __future__ import annotations
+
+from declml.cli.errors import console, guarded
+from declml.cli.options import Overrides, SpecPath
+
+
+@guarded
+def build(spec: SpecPath, overrides: Overrides = None) -> None:
+    """Build the spec's model and print its summary (layers, output shapes, parameters)."""
+    from declml.spec.api import load_spec
+
+    parsed = load_spec(spec, overrides or [])
+    from declml.builder.model import build_model
+
+    model = build_model(parsed)
+    model.summary(print_fn=lambda line, **_: console.print(line, markup=False,
+                                                            highlight=False, soft_wrap=True))

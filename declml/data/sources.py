@@ -1,0 +1,116 @@
+"""Loaders of the built-in datasets. Each takes its validated options, returns Splits."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from declml.data.idx import read_idx
+from declml.data.splits import Split, Splits
+from declml.errors import DataError
+
+__all__ = ["load_digits", "load_mnist", "load_npz"]
+
+# Names the original MNIST files go by (some mirrors use a dot instead of a dash).
+_MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def load_digits(options: Any = None) -> Splits:
+    """scikit-learn's 8×8 digits (1,797 images, pixel values 0–16), as one split."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    return Splits(train=Split(bunch.images.astype("float32"), bunch.target.astype("int64")),
+                  source="scikit-learn digits")
+
+
+def _resolve(path: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataError(f"data path {str(p)!r} does not exist (resolved to {p.resolve()}); "
+                        "relative paths are taken from the current directory")
+    return p
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    alt = stem.replace("-idx", ".idx")
+    for name in (stem, f"{stem}.gz", alt, f"{alt}.gz"):
+        candidate = directory / name
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _mnist_from_dir(directory: Path) -> Splits:
+    found: dict[str, Split] = {}
+    for split, (images_stem, labels_stem) in _MNIST_FILES.items():
+        images, labels = _find_idx(directory, images_stem), _find_idx(directory, labels_stem)
+        if images is None and labels is None:
+            continue
+        if images is None or labels is None:
+            missing = images_stem if images is None else labels_stem
+            raise DataError(f"{directory}: found half of the MNIST {split} split; "
+                            f"{missing}[.gz] is missing")
+        found[split] = Split(read_idx(images), read_idx(labels).astype("int64"))
+    if not found:
+        raise DataError(
+            f"{directory}: no MNIST IDX files found; expected train-images-idx3-ubyte[.gz] "
+            "and train-labels-idx1-ubyte[.gz] and/or the t10k-* test files"
+        )
+    if "train" in found:
+        return Splits(train=found["train"], test=found.get("test"), source=str(directory))
+    return Splits(train=found["test"], source=f"{directory} (test files only)")
+
+
+def load_mnist(options: Any) -> Splits:
+    """MNIST: the Keras download, or a local ``.npz`` / IDX directory given as ``path``."""
+    path = getattr(options, "path", None)
+    if path is None:
+        from declml.backend import import_keras
+
+        keras = import_keras()
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as exc:  # network errors come in many types
+            raise DataError(
+                f"could not download MNIST ({type(exc).__name__}: {exc}); without network "
+                "access, point data.path at a local copy (an .npz or the IDX files)"
+            ) from None
+        return Splits(Split(x_train, y_train.astype("int64")),
+                      Split(x_test, y_test.astype("int64")), source="keras.datasets.mnist")
+    p = _resolve(path)
+    if p.is_dir():
+        return _mnist_from_dir(p)
+    return _read_npz(p, "x", "y")
+
+
+def load_npz(options: Any) -> Splits:
+    """Arrays from an ``.npz``: x_train/y_train[/x_test/y_test], or a single x/y pair."""
+    return _read_npz(_resolve(options.path), options.x_key, options.y_key)
+
+
+def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc}); object arrays are refused "
+                        "because loading them would need pickle") from None
+    keys = sorted(arrays)
+    if {"x_train", "y_train"} <= arrays.keys():
+        test = None
+        if {"x_test", "y_test"} <= arrays.keys():
+            test = Split(arrays["x_test"], arrays["y_test"])
+        return Splits(Split(arrays["x_train"], arrays["y_train"]), test, source=str(path))
+    if {x_key, y_key} <= arrays.keys():
+        return Splits(Split(arrays[x_key], arrays[y_key]), source=str(path))
+    raise DataError(
+        f"{path}: expected arrays x_train and y_train (optionally x_test, y_test), or "
+        f"{x_key!r} and {y_key!r}; the file has {', '.join(keys) or 'no arrays'}"
+    )

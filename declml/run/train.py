@@ -1,0 +1,152 @@
+"""Stage ④: train a spec's model and leave a complete run directory behind."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from declml.artifacts import HISTORY_FILE, METRICS_FILE, SPEC_FILE, RunDirectory, library_versions
+from declml.backend import import_keras
+from declml.builder.model import build_model
+from declml.data.pipeline import Prepared, prepare
+from declml.errors import DataError, DeclmlError
+from declml.registry.registry import Registry
+from declml.spec.api import dump_spec
+from declml.spec.sections import Spec
+
+__all__ = ["RunResult", "TrainingInterrupted", "train"]
+
+
+class TrainingInterrupted(DeclmlError):
+    """Ctrl-C during training; what was trained so far has been saved."""
+
+    exit_code = 130
+
+
+@dataclass
+class RunResult:
+    """What :func:`train` produced."""
+
+    run_dir: Path
+    metrics: dict[str, float]
+    history: dict[str, list[float]]
+    model: Any = field(repr=False, default=None)
+
+
+def _history_writer(keras: Any, run: RunDirectory, history: dict[str, list[float]]) -> Any:
+    class HistoryWriter(keras.callbacks.Callback):
+        """Rewrites history.json after every epoch, so a crash keeps the curve so far."""
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            run.write_json(HISTORY_FILE, history)
+
+    return HistoryWriter()
+
+
+def check_shapes(model: Any, data: Prepared) -> None:
+    """Catch the common input/target shape mistakes before Keras does, with a fix."""
+    want_in = tuple(model.input_shape[1:])
+    got_in = tuple(data.train.x.shape[1:])
+    if len(want_in) != len(got_in) or any(w not in (None, g) for w, g in zip(want_in, got_in)):
+        raise DataError(
+            f"model.input_shape is {list(want_in)} but the data's examples have shape "
+            f"{list(got_in)}; fix model.input_shape or add data.preprocessing.reshape: "
+            f"{list(want_in)}"
+        )
+    out = model.output_shape[-1] if model.output_shape else None
+    y = data.train.y
+    if out is not None and y.ndim == 2 and y.shape[1] != out:
+        raise DataError(
+            f"the model outputs {out} values per example but the targets have {y.shape[1]}; "
+            "match the last layer's units to data.preprocessing.one_hot"
+        )
+    if out not in (None, 1) and y.ndim == 1 and not _sparse_loss(model):
+        raise DataError(
+            f"the model outputs {out} values per example but the targets are single labels; "
+            f"add data.preprocessing.one_hot: {out} or use a sparse_categorical loss"
+        )
+
+
+def _sparse_loss(model: Any) -> bool:
+    loss = model.loss
+    name = loss if isinstance(loss, str) else getattr(loss, "name", type(loss).__name__)
+    return "sparse" in str(name).lower()
+
+
+def train(
+    spec: Spec,
+    output: str | Path | None = None,
+    *,
+    registry: Registry | None = None,
+    log: Callable[[str], None] | None = None,
+    verbose: int | str | None = None,
+) -> RunResult:
+    """Train, evaluate on the test split, and save a run directory.
+
+    Args:
+        spec: a validated spec.
+        output: run directory to create (must not exist or be empty); default
+            ``runs/<name>-<timestamp>``.
+        registry: components to use (default: every loaded plugin).
+        log: where progress notes go (default: stderr).
+        verbose: Keras ``fit`` verbosity (default: a progress bar on a terminal,
+            one line per epoch otherwise).
+
+    Raises:
+        DeclmlError: bad data, a model Keras rejects, or an unwritable output.
+        TrainingInterrupted: Ctrl-C; the partial model and history are saved.
+    """
+    from declml.registry.manager import get_registry
+
+    registry = registry or get_registry()
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    keras = import_keras(spec.backend)
+    started = time.perf_counter()
+    data = prepare(spec, registry, log=log)
+    model = build_model(spec, registry)
+    check_shapes(model, data)
+
+    run = RunDirectory.create(output, spec.name)
+    lock = dump_spec(spec.model_copy(update={"backend": keras.backend.backend()}))
+    run.write_text(SPEC_FILE, lock)
+    run.record(
+        status="running", started=run.now(), name=spec.name, seed=spec.seed,
+        backend=keras.backend.backend(), spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
+        command=run.argv(), versions=library_versions(),
+    )
+    log(f"run directory: {run.path}")
+    history: dict[str, list[float]] = {}
+    validation = (data.validation.x, data.validation.y) if data.validation is not None else None
+    if verbose is None:
+        verbose = 1 if sys.stdout.isatty() else 2
+    try:
+        model.fit(
+            data.train.x, data.train.y,
+            epochs=spec.fit.epochs, batch_size=spec.fit.batch_size, shuffle=spec.fit.shuffle,
+            validation_data=validation, callbacks=[_history_writer(keras, run, history)],
+            verbose=verbose,
+        )
+    except KeyboardInterrupt:
+        run.save_model(model)
+        run.record(status="interrupted", finished=run.now(),
+                   epochs_completed=len(next(iter(history.values()), [])))
+        raise TrainingInterrupted(
+            f"training interrupted; the model as trained so far and its history are saved in "
+            f"{run.path}"
+        ) from None
+    fit_seconds = time.perf_counter() - started
+    metrics = model.evaluate(data.test.x, data.test.y, batch_size=spec.fit.batch_size,
+                             return_dict=True, verbose=0)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    run.write_json(METRICS_FILE, {"split": "test", "examples": len(data.test), **metrics})
+    run.save_model(model)
+    run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
+               epochs_completed=spec.fit.epochs, test_metrics=metrics)
+    return RunResult(run.path, metrics, history, model)

@@ -1,0 +1,98 @@
+"""Text → validated :class:`~declml.spec.sections.Spec`, with every error at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from declml.errors import SpecError
+from declml.registry.registry import Registry
+from declml.spec.diagnostics import issues_from_validation
+from declml.spec.loader import Loaded, load_file, load_text
+from declml.spec.overrides import apply_overrides
+from declml.spec.sections import Spec
+
+__all__ = ["dump_spec", "load_spec", "spec_from_data", "validate_loaded"]
+
+
+def _registry(registry: Registry | None) -> Registry:
+    if registry is not None:
+        return registry
+    from declml.registry.manager import get_registry
+
+    return get_registry()
+
+
+def validate_loaded(loaded: Loaded, registry: Registry | None = None) -> Spec:
+    """Validate parsed spec data against the registry.
+
+    Raises:
+        SpecError: with one located issue per problem.
+    """
+    data = loaded.data
+    if isinstance(data, dict) and "name" not in data and loaded.origin not in ("<spec>", ""):
+        data["name"] = _default_name(loaded.origin)
+    try:
+        return Spec.model_validate(data, context={"registry": _registry(registry)})
+    except ValidationError as exc:
+        raise SpecError(issues_from_validation(exc, loaded, Spec), origin=loaded.origin) from None
+
+
+def _default_name(origin: str) -> str:
+    stem = Path(origin).stem
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in stem).strip("-.")
+    return cleaned or "experiment"
+
+
+def load_spec(
+    source: str | Path,
+    overrides: Iterable[str] = (),
+    registry: Registry | None = None,
+) -> Spec:
+    """Read, override and validate a spec file.
+
+    Args:
+        source: path to a ``.yaml``/``.yml``/``.json`` spec.
+        overrides: ``dotted.path=value`` strings, applied in order (later wins).
+        registry: components to validate against (default: every loaded plugin).
+
+    Raises:
+        SpecError: the file cannot be read, or the spec is invalid.
+    """
+    loaded = load_file(source)
+    problems = apply_overrides(loaded, overrides)
+    try:
+        spec = validate_loaded(loaded, registry)
+    except SpecError as exc:
+        raise SpecError([*problems, *exc.issues], origin=loaded.origin) from None
+    if problems:
+        raise SpecError(problems, origin=loaded.origin)
+    return spec
+
+
+def spec_from_data(data: dict[str, Any] | str, registry: Registry | None = None) -> Spec:
+    """Validate a spec given as a dict or as YAML/JSON text (for Python users)."""
+    loaded = load_text(data) if isinstance(data, str) else Loaded(data=data, origin="<spec>")
+    return validate_loaded(loaded, registry)
+
+
+class _LockDumper(yaml.SafeDumper):
+    """Short lists of scalars (shapes, metric names) stay on one line."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = len(data) <= 8 and all(not isinstance(v, (dict, list)) for v in data)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_LockDumper.add_representer(list, _represent_list)
+
+
+def dump_spec(spec: Spec) -> str:
+    """The resolved spec as YAML, every default written out (``spec.lock.yaml``)."""
+    data = spec.model_dump(mode="json")
+    return yaml.dump(data, Dumper=_LockDumper, sort_keys=False, allow_unicode=True)
