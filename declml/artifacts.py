@@ -58,7 +58,9 @@ class RunDirectory:
         self.path = path
 
     @classmethod
-    def create(cls, output: str | Path | None, name: str, root: str | Path = "runs") -> RunDirectory:
+    def create(
+        cls, output: str | Path | None, name: str, root: str | Path = "runs"
+    ) -> RunDirectory:
         """Make a fresh directory: ``output`` as given, or ``runs/<name>-<timestamp>``.
 
         Raises:

@@ -15,8 +15,9 @@ def preprocess(split: Split, steps: Preprocessing, name: str) -> Split:
     """Apply ``steps`` to one split; ``name`` labels errors (``train``, ``test``)."""
     x, y = split.x, split.y
     if steps.rescale is not None or not np.issubdtype(x.dtype, np.floating):
-        if not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"{name} inputs have dtype {x.dtype}; rescale needs numbers")
+        if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
+            raise DataError(f"{name} inputs have dtype {x.dtype}; declml needs numeric "
+                            "arrays here")
         x = x.astype("float32")
         if steps.rescale is not None:
             x = x * np.float32(steps.rescale)
@@ -46,10 +47,16 @@ def _one_hot(y: np.ndarray, classes: int, name: str) -> np.ndarray:
             raise DataError(f"data.preprocessing.one_hot: {name} targets are not integer "
                             "class labels")
         labels = labels.astype("int64")
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+    if labels.size and labels.min() < 0:
         raise DataError(
-            f"data.preprocessing.one_hot is {classes}, but the {name} labels range from "
-            f"{labels.min()} to {labels.max()}; set one_hot to at least {labels.max() + 1}"
+            f"data.preprocessing.one_hot: the {name} labels include {int(labels.min())}; "
+            "one-hot needs class labels numbered from 0"
+        )
+    if labels.size and labels.max() >= classes:
+        top = int(labels.max())
+        raise DataError(
+            f"data.preprocessing.one_hot is {classes}, but the {name} labels go up to {top}; "
+            f"set one_hot to at least {top + 1}"
         )
     out = np.zeros((len(labels), classes), dtype="float32")
     out[np.arange(len(labels)), labels] = 1.0

@@ -97,7 +97,11 @@ def load_npz(options: Any) -> Splits:
 
 def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise DataError(f"{path}: holds a single array ({type(loaded).__name__}); expected "
+                            "an .npz archive of named arrays (numpy.savez)")
+        with loaded as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc}); object arrays are refused "

@@ -55,7 +55,7 @@ def holdout(split: Split, fraction: float, seed: int, *, stratify: bool) -> tupl
         DataError: too few examples for the requested fraction.
     """
     n = len(split)
-    n_out = int(round(n * fraction))
+    n_out = round(n * fraction)
     if n_out < 1 or n_out >= n:
         raise DataError(
             f"cannot hold out {fraction:g} of {n} examples: that leaves "
@@ -66,7 +66,8 @@ def holdout(split: Split, fraction: float, seed: int, *, stratify: bool) -> tupl
     labels = split.y if stratify and _is_class_labels(split.y) else None
     if labels is not None:
         counts = np.bincount(labels - labels.min())
-        if counts[counts > 0].min() < 2 or n_out < np.count_nonzero(counts):
+        classes = np.count_nonzero(counts)
+        if counts[counts > 0].min() < 2 or min(n_out, n - n_out) < classes:
             labels = None
     keep, out = train_test_split(np.arange(n), test_size=n_out, random_state=seed,
                                  shuffle=True, stratify=labels)

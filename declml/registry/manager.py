@@ -88,7 +88,7 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
                 raise
             except Exception as exc:
                 raise PluginError(
-                    f"plugin {impl.plugin_name!r} failed while registering {kind}s: "
+                    f"plugin {impl.plugin_name!r} failed in {_HOOK_FOR_KIND[kind]}: "
                     f"{type(exc).__name__}: {exc}"
                 ) from exc
     return registry

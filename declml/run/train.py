@@ -54,7 +54,9 @@ def check_shapes(model: Any, data: Prepared) -> None:
     """Catch the common input/target shape mistakes before Keras does, with a fix."""
     want_in = tuple(model.input_shape[1:])
     got_in = tuple(data.train.x.shape[1:])
-    if len(want_in) != len(got_in) or any(w not in (None, g) for w, g in zip(want_in, got_in)):
+    if len(want_in) != len(got_in) or any(
+        w not in (None, g) for w, g in zip(want_in, got_in, strict=True)
+    ):
         raise DataError(
             f"model.input_shape is {list(want_in)} but the data's examples have shape "
             f"{list(got_in)}; fix model.input_shape or add data.preprocessing.reshape: "

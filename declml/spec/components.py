@@ -107,7 +107,7 @@ def _check_layer_args(
         elif isinstance(value, dict) and "type" in value:
             try:
                 out[arg] = _check_component("layer", value, registry, allow_short=False)
-            except Exception as exc:  # noqa: BLE001 - re-nest the inner errors under arg
+            except Exception as exc:
                 from pydantic import ValidationError
 
                 if not isinstance(exc, ValidationError):

@@ -69,6 +69,9 @@ def format_path(path: Path_) -> str:
     return out
 
 
+_PLAIN = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+
 class _Composer:
     """Turns a composed YAML node tree into Python data with locations."""
 
@@ -84,6 +87,11 @@ class _Composer:
 
     def convert(self, node: yaml.Node, path: Path_) -> Any:
         self.result.values[path] = self._loc(node)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN:
+            self.issues.append(SpecIssue(format_path(path), f"YAML tag {node.tag!r} is not "
+                                         "allowed; specs hold plain data only",
+                                         str(self._loc(node))))
+            return None
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             seen: dict[Any, Location] = {}

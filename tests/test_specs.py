@@ -1,0 +1,30 @@
+"""Every spec in specs/ is validated and built."""
+
+from __future__ import annotations
+
+import pytest
+
+from declml.spec.api import load_spec
+from tests.conftest import SPECS
+
+ALL_SPECS = sorted(p for p in SPECS.iterdir() if p.suffix in {".yaml", ".yml", ".json"})
+
+
+def test_there_are_specs():
+    assert {"mnist_cnn.yaml", "digits_cnn.yaml"} <= {p.name for p in ALL_SPECS}
+
+
+@pytest.mark.parametrize("path", ALL_SPECS, ids=[p.name for p in ALL_SPECS])
+def test_spec_validates(path, registry):
+    spec = load_spec(path, registry=registry)
+    assert spec.name == path.stem
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("path", ALL_SPECS, ids=[p.name for p in ALL_SPECS])
+def test_spec_builds(path, registry):
+    from declml.builder.model import build_model
+
+    model = build_model(load_spec(path, registry=registry), registry)
+    assert model.count_params() > 0
+    assert tuple(model.input_shape[1:]) == tuple(load_spec(path).model.input_shape)
