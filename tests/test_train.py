@@ -103,3 +103,30 @@ def test_missing_one_hot_is_explained(tmp_path, registry):
     spec = load_spec(spec_file, registry=registry)
     with pytest.raises(DataError, match="one_hot: 10"):
         train(spec, tmp_path / "run", registry=registry, log=lambda _: None, verbose=0)
+
+
+def test_ctrl_c_keeps_the_model_and_history(tmp_path, registry, monkeypatch):
+    from declml.run import train as train_module
+
+    real_writer = train_module._history_writer
+
+    def interrupting_writer(keras, run, history):
+        writer = real_writer(keras, run, history)
+
+        class StopAfterFirstEpoch(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                writer.on_epoch_end(epoch, logs)
+                raise KeyboardInterrupt
+
+        return StopAfterFirstEpoch()
+
+    monkeypatch.setattr(train_module, "_history_writer", interrupting_writer)
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(TINY_SPEC)
+    spec = load_spec(spec_file, registry=registry)
+    with pytest.raises(train_module.TrainingInterrupted, match="saved in"):
+        train(spec, tmp_path / "run", registry=registry, log=lambda _: None, verbose=0)
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "interrupted" and run["epochs_completed"] == 1
+    assert (tmp_path / "run" / "model.keras").is_file()
+    assert len(json.loads((tmp_path / "run" / "history.json").read_text())["loss"]) == 1

@@ -110,17 +110,21 @@ def train(
     registry = registry or get_registry()
     log = log or (lambda msg: print(msg, file=sys.stderr))
     keras = import_keras(spec.backend)
+    running_on = keras.backend.backend()
+    if spec.backend and spec.backend != running_on:
+        log(f"note: the spec asks for backend {spec.backend!r}, but KERAS_BACKEND="
+            f"{running_on} overrides it")
     started = time.perf_counter()
     data = prepare(spec, registry, log=log)
     model = build_model(spec, registry)
     check_shapes(model, data)
 
     run = RunDirectory.create(output, spec.name)
-    lock = dump_spec(spec.model_copy(update={"backend": keras.backend.backend()}))
+    lock = dump_spec(spec.model_copy(update={"backend": running_on}))
     run.write_text(SPEC_FILE, lock)
     run.record(
         status="running", started=run.now(), name=spec.name, seed=spec.seed,
-        backend=keras.backend.backend(), spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
+        backend=running_on, spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
         command=run.argv(), versions=library_versions(),
     )
     log(f"run directory: {run.path}")

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from pydantic import PlainSerializer, ValidationInfo, WithJsonSchema, WrapValidator
+from pydantic import (
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    WrapValidator,
+)
 from pydantic_core import InitErrorDetails
 
 from declml.registry.registry import Registry, did_you_mean
@@ -107,11 +113,7 @@ def _check_layer_args(
         elif isinstance(value, dict) and "type" in value:
             try:
                 out[arg] = _check_component("layer", value, registry, allow_short=False)
-            except Exception as exc:
-                from pydantic import ValidationError
-
-                if not isinstance(exc, ValidationError):
-                    raise
+            except ValidationError as exc:  # re-nest the inner layer's errors under arg
                 for err in exc.errors():
                     errors.append(spec_error(err["type"], err["msg"], (arg, *err["loc"]),
                                              err.get("input")))
