@@ -65,9 +65,9 @@ def test_shape_error_names_the_layer(registry):
 
 def test_bad_argument_value_is_a_build_error(registry):
     spec = _spec(registry, model__layers=[{"type": "Conv2D", "filters": 4, "kernel_size": 3,
-                                           "padding": "sideways"},
+                                           "kernel_initializer": "no_such_initializer"},
                                           {"type": "Flatten"}, {"type": "Dense", "units": 10}])
-    with pytest.raises(BuildError, match=r"model\.layers\[0\] \(Conv2D\).*padding"):
+    with pytest.raises(BuildError, match=r"model\.layers\[0\] \(Conv2D\).*no_such_init"):
         build_model(spec, registry)
 
 

@@ -74,8 +74,8 @@ def _modules_after(args: list[str]) -> set[str]:
     return set(out.stdout.split())
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate", str(SPECS / "mnist_cnn.yaml")],
-                                  ["train", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["schema"], ["train", "--help"],
+                                  ["validate", str(SPECS / "mnist_cnn.yaml")]])
 def test_fast_commands_do_not_import_keras(args):
     heavy = _modules_after(args) & {"keras", "jax", "tensorflow", "torch", "keras_tuner",
                                     "sklearn"}

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from declml.cli.build import build
+from declml.cli.schema import schema
 from declml.cli.train import train
 from declml.cli.validate import validate
 
@@ -49,6 +50,7 @@ def _root(
 app.command("validate")(validate)
 app.command("build")(build)
 app.command("train")(train)
+app.command("schema")(schema)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails
 
 from declml.registry.registry import Registry, did_you_mean
+from declml.spec.argtypes import check_arg
 from declml.spec.base import raise_issues, spec_error
 
 __all__ = ["ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef", "registry_of"]
@@ -87,6 +88,14 @@ def _check_component(
                     f"; {name} accepts: {', '.join(sorted(params))}")
                 errors.append(spec_error("unknown_argument",
                                          f"{name} has no argument {arg!r}{hint}", (arg,), arg))
+        for arg, value in args.items():
+            info = params.get(arg)
+            if info is None or isinstance(value, dict):
+                continue
+            expected = check_arg(arg, info, value)
+            if expected:
+                errors.append(spec_error("bad_argument", f"{name}: {arg!r} must be {expected}; "
+                                         f"got {value!r}", (arg,), value))
         missing = [p for p in component.required if p not in args]
         if missing:
             errors.append(spec_error(
@@ -136,15 +145,8 @@ def _validator(kind: str, *, allow_short: bool) -> WrapValidator:
 
 
 def _ref(kind: str, *, allow_short: bool) -> Any:
-    schema: dict[str, Any] = {
-        "type": "object",
-        "required": ["type"],
-        "properties": {"type": {"type": "string", "description": f"registered {kind} name"}},
-        "additionalProperties": True,
-    }
-    if allow_short:
-        schema = {"anyOf": [{"type": "string", "description": f"registered {kind} name"},
-                            schema]}
+    # Filled in with every registered component by declml.spec.schema.
+    schema = {"x-declml-component": kind}
     return Annotated[
         ComponentSpec,
         _validator(kind, allow_short=allow_short),

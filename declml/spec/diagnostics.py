@@ -84,7 +84,7 @@ def _message(err: dict[str, Any], root: type[BaseModel], path: Path_) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if kind in {"unknown_component", "unknown_argument", "missing_argument", "unknown_key",
-                "missing_type", "bad_type", "bad_component"} or "input" not in err:
+                "missing_type", "bad_type", "bad_component", "bad_argument"} or "input" not in err:
         return msg
     if kind == "value_error":  # our own validators already say what they got
         return msg

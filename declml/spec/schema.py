@@ -1,0 +1,121 @@
+"""JSON Schema (draft 2020-12) of the spec, from the same Pydantic models.
+
+The section models give the structure; the registry adds every registered
+component (built-in and from installed plugins) with its arguments, so editors
+can complete layer names and arguments and check values as you type.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from declml.registry.registry import Component, Registry
+from declml.spec.argtypes import arg_type
+from declml.spec.sections import Spec
+
+__all__ = ["SCHEMA_ID", "spec_schema"]
+
+SCHEMA_ID = "https://declml.dev/schema/spec-v1.json"
+_DEFS = {"layer": "Layer", "optimizer": "Optimizer", "loss": "Loss", "metric": "Metric"}
+_ACTIVATION_ARGS = ("activation", "recurrent_activation")
+
+
+def _arg_schema(arg: str, info: dict[str, Any], registry: Registry) -> dict[str, Any]:
+    if arg in _ACTIVATION_ARGS:
+        schema: dict[str, Any] = {"enum": registry.names("activation")}
+    else:
+        expected = arg_type(arg, info)
+        schema = copy.deepcopy(expected.schema) if expected else {}
+    if "default" in info:
+        if info["default"] is None and schema:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        schema["default"] = info["default"]
+    return schema
+
+
+def _component_schema(component: Component, registry: Registry) -> dict[str, Any]:
+    properties: dict[str, Any] = {"type": {"const": component.name}}
+    for arg, info in (component.params or {}).items():
+        properties[arg] = _arg_schema(arg, info, registry)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": ["type", *component.required],
+    }
+    if component.params is not None:
+        schema["additionalProperties"] = False
+    if component.description:
+        schema["description"] = component.description
+    return schema
+
+
+def _family(kind: str, registry: Registry, *, short: bool) -> dict[str, Any]:
+    """``{type: Name, ...args}`` objects, discriminated by ``type`` with if/then.
+
+    If/then (rather than a plain anyOf) lets editors complete ``type`` from an
+    enum and then the arguments of exactly that component, and keeps error
+    messages about the one component meant.
+    """
+    names = registry.names(kind)
+    branches = []
+    for name in names:
+        then = _component_schema(registry.get(kind, name), registry)
+        branches.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
+                         "then": then})
+    mapping = {"type": "object", "required": ["type"],
+               "properties": {"type": {"enum": names, "description": f"registered {kind}"}},
+               "allOf": branches}
+    if short:
+        return {"anyOf": [{"enum": names, "description": f"registered {kind}"}, mapping]}
+    return mapping
+
+
+def _data_section(schema: dict[str, Any], registry: Registry) -> None:
+    """Dataset options sit flat under ``data``: one if/then per dataset."""
+    data = schema["$defs"]["DataSpec"]
+    data["properties"].pop("options", None)
+    data.pop("additionalProperties", None)
+    data["unevaluatedProperties"] = False
+    data["properties"]["dataset"]["enum"] = registry.names("dataset")
+    branches = []
+    for name in registry.names("dataset"):
+        component = registry.get("dataset", name)
+        then: dict[str, Any] = {"properties": {}}
+        if component.options is not None:
+            options = component.options.model_json_schema()
+            then["properties"] = options.get("properties", {})
+            if options.get("required"):
+                then["required"] = options["required"]
+        branches.append({"if": {"properties": {"dataset": {"const": name}},
+                                "required": ["dataset"]}, "then": then})
+    data["allOf"] = branches
+
+
+def _link_components(node: Any) -> Any:
+    """Replace the section models' component placeholders with $refs to the families."""
+    if isinstance(node, dict):
+        kind = node.get("x-declml-component")
+        if kind in _DEFS and len(node) == 1:
+            return {"$ref": f"#/$defs/{_DEFS[kind]}"}
+        return {k: _link_components(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_link_components(v) for v in node]
+    return node
+
+
+def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
+    """The JSON Schema of a spec, covering every registered component."""
+    if registry is None:
+        from declml.registry.manager import get_registry
+
+        registry = get_registry()
+    schema = _link_components(Spec.model_json_schema(mode="validation"))
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+              **schema}
+    schema["title"] = "declml spec"
+    defs = schema.setdefault("$defs", {})
+    for kind, def_name in _DEFS.items():
+        defs[def_name] = _family(kind, registry, short=kind != "layer")
+    _data_section(schema, registry)
+    return schema
