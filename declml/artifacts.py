@@ -16,6 +16,7 @@ half-written file, and an existing non-empty directory is never overwritten.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -47,6 +48,16 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def _finite(data: Any) -> Any:
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
+
+
 def _timestamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
 
@@ -68,7 +79,10 @@ class RunDirectory:
         """
         if output is not None:
             path = Path(output)
-            if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            if path.exists() and not path.is_dir():
+                raise ArtifactError(f"output {str(path)!r} exists and is a file, not a "
+                                    "directory; choose a new --output")
+            if path.exists() and any(path.iterdir()):
                 raise ArtifactError(
                     f"output {str(path)!r} already exists and is not empty; declml never "
                     "overwrites a run: choose a new --output or remove the old one"
@@ -97,7 +111,8 @@ class RunDirectory:
         return target
 
     def write_json(self, name: str, data: Any) -> Path:
-        return self.write_text(name, json.dumps(data, indent=2, sort_keys=False) + "\n")
+        """Strict JSON: NaN and infinities (a diverged loss) are written as null."""
+        return self.write_text(name, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")
 
     def save_model(self, model: Any) -> Path:
         """Save the Keras model atomically as ``model.keras``."""

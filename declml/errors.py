@@ -21,7 +21,17 @@ __all__ = [
     "SpecIssue",
     "TuningError",
     "UnknownComponentError",
+    "one_line",
 ]
+
+
+def one_line(exc: BaseException, limit: int = 500) -> str:
+    """An exception's message on one line, without terminal colour codes, shortened."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class DeclmlError(Exception):

@@ -61,7 +61,8 @@ def test_layer_branch_lists_arguments_with_types_and_defaults(schema):
                 for b in schema["$defs"]["Layer"]["allOf"]}
     dense = branches["Dense"]
     assert dense["required"] == ["type", "units"]
-    assert dense["properties"]["units"] == {"type": "integer", "exclusiveMinimum": 0}
+    assert dense["properties"]["units"] == {"anyOf": [{"type": "integer", "exclusiveMinimum": 0},
+                                                      {"$ref": "#/$defs/Hyper"}]}
     assert "relu" in dense["properties"]["activation"]["anyOf"][0]["enum"]
     assert dense["additionalProperties"] is False
     assert "Lambda" not in branches

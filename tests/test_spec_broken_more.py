@@ -1,8 +1,8 @@
 """More broken specs, beyond the BROKEN table of test_spec_validation.py.
 
 Each case checks the dotted path, the line (from ``issue.source``, ``file:line:col``)
-and a fragment of the message. Behaviour that looks wrong today is written down
-as the behaviour it should have, under a strict xfail whose reason starts "BUG:".
+and a fragment of the message. The last part pins down bugs that fuzzing
+(test_spec_fuzz.py) and probing turned up: each case says what used to happen.
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ BROKEN_MORE = [
     ("epochs: 2", "epochs: *nope", "", 19, "found undefined alias 'nope'"),
     ("  epochs: 2", "\tepochs: 2", "", 19, "found character '\\t'"),
     ("seed: 3", "seed: !!set {a, b}", "seed", 3, "YAML tag 'tag:yaml.org,2002:set' is not allowed"),
-    ("seed: 3", "seed: !!python/object:os.system x", "", 3, "could not determine a constructor"),
-    ("seed: 3", "seed: !env HOME", "", 3, "'!env'"),
-    ("seed: 3", "seed: 3\n[a, b]: 1", "", 4, "mapping keys must be plain scalars"),
-    ("fit:\n", "fit: &f\n", "", 18, ""),  # harmless anchor: stays valid (checked below)
+    ("seed: 3", "seed: !!python/object:os.system x", "seed", 3,
+     "YAML tag 'tag:yaml.org,2002:python/object:os.system' is not allowed"),
+    ("seed: 3", "seed: !env HOME", "seed", 3, "YAML tag '!env' is not allowed"),
+    ("seed: 3", "seed: 3\n[a, b]: 1", "", 4, "mapping keys must be plain names"),
     # an anchored mapping reused under an unknown key: both problems, each at its own line
     (_FIT, "fit: &f {epochs: 2, batch_size: 64, validation: test, bogus: 1}\nx: *f\n",
      "fit.bogus", 18, "unknown key 'bogus'"),
@@ -80,7 +80,6 @@ BROKEN_MORE = [
     # documents
     ("name: tiny\n", "name: tiny\n---\nname: other\n", "", 3, "expected a single document"),
 ]
-BROKEN_MORE = [case for case in BROKEN_MORE if case[4]]  # drop the valid anchor case
 
 
 @pytest.mark.parametrize("old, new, path, line, fragment", BROKEN_MORE,
@@ -174,9 +173,8 @@ def test_yaml_in_a_json_file_is_a_json_error(write_spec, registry):
     assert "not valid JSON" in info.value.issues[0].message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: JSON indented with tabs falls back to json.loads, "
-                   "which keeps the last of duplicate keys silently")
 def test_tab_indented_json_still_rejects_duplicate_keys(write_spec, registry):
+    # was: tabs made PyYAML fail, json.loads then kept the last 'epochs' silently
     text = JSON_SPEC.replace("  ", "\t").replace('"epochs": -1', '"epochs": 1, "epochs": 2')
     spec_file = write_spec(text, "spec.json")
     with pytest.raises(SpecError) as info:
@@ -184,9 +182,8 @@ def test_tab_indented_json_still_rejects_duplicate_keys(write_spec, registry):
     assert any("duplicate key 'epochs'" in i.message for i in info.value.issues)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: JSON indented with tabs loses every line number "
-                   "(PyYAML rejects the tabs; tabs outside JSON strings could become spaces)")
 def test_tab_indented_json_errors_keep_line_numbers(write_spec, registry):
+    # was: every issue of a tab-indented JSON spec had no location at all
     spec_file = write_spec(JSON_SPEC.replace("  ", "\t"), "spec.json")
     with pytest.raises(SpecError) as info:
         load_spec(spec_file, registry=registry)
@@ -199,8 +196,7 @@ def test_tab_indented_json_errors_keep_line_numbers(write_spec, registry):
 
 @pytest.mark.parametrize("override, path, fragment", [
     ("fit.epoch=3", "fit.epoch", "unknown key 'epoch'; did you mean 'epochs'"),
-    ("fitt.epochs=3", "fitt", "did you mean 'fit'"),
-    ("fit.epochs.x=3", "fit.epochs.x", "fit.epochs is a int, not a mapping"),
+    ("fit.epochs.x=3", "fit.epochs.x", "not a mapping or a list"),
     ("model.layers.first=3", "model.layers.first", "index it with a number"),
     ("fit.epochs=&x [*x]", "fit.epochs", "valid integer"),
     ("data.preprocessing=7", "data.preprocessing", "valid dictionary"),
@@ -214,128 +210,95 @@ def test_override_errors_are_attributed_to_the_override(write_spec, registry, ov
     assert matching[0].source == f"--set {override}"
 
 
-# --- behaviour that looks wrong today: strict xfails ---------------------------------------
-
-@pytest.mark.xfail(strict=True, reason="BUG: booleans are silently accepted as integers "
-                   "(Pydantic lax mode turns true into 1)")
-@pytest.mark.parametrize("old, new, path", [
-    ("epochs: 2", "epochs: true", "fit.epochs"),
-    ("seed: 3", "seed: true", "seed"),
-    ("one_hot: 10}", "one_hot: true}", "data.preprocessing.one_hot"),
-    ("input_shape: [8, 8, 1]", "input_shape: [8, 8, true]", "model.input_shape[2]"),
-])
-def test_booleans_are_not_integers(write_spec, registry, old, new, path):
+def test_override_creating_an_unknown_section_names_the_override(write_spec, registry):
+    # was: 'fitt', created on the way by the override, was located at the file's 1:1
     with pytest.raises(SpecError) as info:
-        load_spec(write_spec(TINY_SPEC.replace(old, new, 1)), registry=registry)
-    assert [i.path for i in info.value.issues] == [path]
+        load_spec(write_spec(TINY_SPEC), ["fitt.epochs=3"], registry)
+    (issue,) = [i for i in info.value.issues if i.path == "fitt"]
+    assert "did you mean 'fit'" in issue.message
+    assert issue.source == "--set fitt.epochs=3"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --set fit.epochs=true is accepted as epochs=1")
-def test_boolean_override_is_not_an_integer(write_spec, registry):
-    with pytest.raises(SpecError):
-        load_spec(write_spec(TINY_SPEC), ["fit.epochs=true"], registry)
+# --- bugs found by fuzzing and probing (each "was:" is the old behaviour) ----------------
+
+# (replace this, with that) in TINY_SPEC → (path, line, message fragment)
+FOUND_BUGS = [
+    # was: booleans silently accepted as integers (true → 1)
+    ("epochs: 2", "epochs: true", "fit.epochs", 19, "valid integer"),
+    ("seed: 3", "seed: true", "seed", 3, "valid integer"),
+    ("one_hot: 10}", "one_hot: true}", "data.preprocessing.one_hot", 7, "valid integer"),
+    ("input_shape: [8, 8, 1]", "input_shape: [8, 8, true]", "model.input_shape[2]", 9,
+     "valid integer"),
+    # was: accepted, then numpy/sklearn refused the seed when splitting the data
+    ("seed: 3", "seed: 99999999999999999999999", "seed", 3, "less than or equal to 4294967295"),
+    # was: non-finite rescale factors accepted
+    ("rescale: 1/16", "rescale: .nan", "data.preprocessing.rescale", 7, "finite"),
+    ("rescale: 1/16", "rescale: .inf", "data.preprocessing.rescale", 7, "finite"),
+    ("rescale: 1/16", "rescale: 1e999/1", "data.preprocessing.rescale", 7, "finite"),
+    # was: ValueError / AttributeError / KeyError out of PyYAML's constructors
+    ("seed: 3", "seed: !!int abc", "seed", 3, "cannot read the int value 'abc'"),
+    ("seed: 3", "seed: !!float abc", "seed", 3, "cannot read the float value 'abc'"),
+    ("seed: 3", "seed: !!timestamp abc", "seed", 3, "cannot read the timestamp value"),
+    ("seed: 3", "seed: !!bool abc", "seed", 3, "cannot read the bool value 'abc'"),
+    ("seed: 3", "seed: !!int 3\n  more", "seed", 3, "cannot read the int value '3 more'"),
+    # was: RecursionError
+    ("seed: 3", "seed: &x [*x]", "seed[0]", 3, "recursive alias"),
+    ("seed: 3", "seed: &x {a: *x}", "seed.a", 3, "recursive alias"),
+    # was: the key and its value silently dropped
+    ("epochs: 2", "epochs: 2\n  ~: 5", "fit", 20, "a key is null"),
+    ("epochs: 2", "epochs: 2\n  null: 5", "fit", 20, "a key is null"),
+    # was: AttributeError (did_you_mean on a datetime.date key)
+    ("dataset: digits", "dataset: digits\n  2020-01-01: 1", "data.2020-01-01", 6,
+     "unknown key '2020-01-01' for dataset 'digits'"),
+    # was: path 'fit.datetime.date(2020, 1, 1)' and "Keys should be strings"
+    ("epochs: 2", "epochs: 2\n  2020-01-01: 1", "fit.2020-01-01", 20,
+     "unknown key '2020-01-01'"),
+    # was: an aliased value's error pointed at the anchor (line 19), not the alias
+    ("epochs: 2\n  batch_size: 64", "epochs: &e -1\n  batch_size: *e", "fit.batch_size", 20,
+     "greater than 0"),
+    ("epochs: 2\n  batch_size: 64", "epochs: &e -1\n  batch_size: *e", "fit.epochs", 19,
+     "greater than 0"),
+]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a seed above 2**32-1 validates, but numpy/sklearn "
-                   "reject it only when the data is split")
-def test_huge_seed_is_rejected_at_validation(write_spec, registry):
-    spec_file = write_spec(TINY_SPEC.replace("seed: 3", "seed: 99999999999999999999999"))
+@pytest.mark.parametrize("old, new, path, line, fragment", FOUND_BUGS,
+                         ids=[f"{b[2]}:{b[1][:24]}" for b in FOUND_BUGS])
+def test_found_bugs_stay_fixed(write_spec, registry, old, new, path, line, fragment):
+    test_more_broken_specs_are_located_and_explained(write_spec, registry, old, new, path,
+                                                     line, fragment)
+
+
+def test_deep_nesting_is_a_spec_error():  # was: RecursionError from the YAML composer
     with pytest.raises(SpecError) as info:
-        load_spec(spec_file, registry=registry)
-    assert info.value.issues[0].path == "seed"
-    assert info.value.issues[0].source.startswith(f"{spec_file}:3:")
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: rescale accepts .nan and .inf (and '1e999/1')")
-@pytest.mark.parametrize("value", [".nan", ".inf", "1e999/1"])
-def test_non_finite_rescale_is_rejected(write_spec, registry, value):
-    with pytest.raises(SpecError) as info:
-        load_spec(write_spec(TINY_SPEC.replace("rescale: 1/16", f"rescale: {value}")),
-                  registry=registry)
-    assert info.value.issues[0].path == "data.preprocessing.rescale"
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: a core tag with a bad value (!!int abc, !!float "
-                   "abc, !!timestamp abc) escapes load_text as ValueError/AttributeError")
-@pytest.mark.parametrize("value", ["!!int abc", "!!float abc", "!!timestamp abc"])
-def test_bad_core_tag_value_is_a_spec_error(write_spec, registry, value):
-    spec_file = write_spec(TINY_SPEC.replace("seed: 3", f"seed: {value}"))
-    with pytest.raises(SpecError) as info:
-        load_spec(spec_file, registry=registry)
-    assert info.value.issues[0].source.startswith(f"{spec_file}:3:")
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: a recursive alias (&x [*x]) makes the loader "
-                   "recurse forever: RecursionError")
-@pytest.mark.parametrize("value", ["&x [*x]", "&x {a: *x}"])
-def test_recursive_alias_is_a_spec_error(value):
-    with pytest.raises(SpecError):
-        load_text(TINY_SPEC.replace("seed: 3", f"seed: {value}"), "f.yaml")
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: deeply nested flow collections raise "
-                   "RecursionError from the YAML composer instead of SpecError")
-def test_deep_nesting_is_a_spec_error():
-    with pytest.raises(SpecError):
         load_text("a: " + "[" * 5000 + "]" * 5000, "f.yaml")
+    assert "nested too deeply" in info.value.issues[0].message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a null key (~: 1 / null: 1) is dropped silently")
-@pytest.mark.parametrize("key", ["~", "null"])
-def test_null_key_is_reported(write_spec, registry, key):
-    spec_file = write_spec(TINY_SPEC.replace("epochs: 2", f"epochs: 2\n  {key}: 5"))
+def test_boolean_override_is_not_an_integer(write_spec, registry):  # was: epochs=1
     with pytest.raises(SpecError) as info:
-        load_spec(spec_file, registry=registry)
-    assert info.value.issues[0].source.startswith(f"{spec_file}:20:")
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: a date key under data: crashes did_you_mean "
-                   "with AttributeError ('datetime.date' has no 'lower')")
-def test_date_key_under_data_is_a_spec_error(write_spec, registry):
-    spec_file = write_spec(TINY_SPEC.replace("dataset: digits",
-                                             "dataset: digits\n  2020-01-01: 1"))
-    with pytest.raises(SpecError) as info:
-        load_spec(spec_file, registry=registry)
-    assert info.value.issues[0].source.startswith(f"{spec_file}:6:")
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: date keys are not turned into strings like int "
-                   "keys are: path shows datetime.date(...) and 'Keys should be strings'")
-def test_date_key_is_an_unknown_key_like_any_other(write_spec, registry):
-    spec_file = write_spec(TINY_SPEC.replace("epochs: 2", "epochs: 2\n  2020-01-01: 1"))
-    with pytest.raises(SpecError) as info:
-        load_spec(spec_file, registry=registry)
+        load_spec(write_spec(TINY_SPEC), ["fit.epochs=true"], registry)
     (issue,) = info.value.issues
-    assert issue.path == "fit.2020-01-01"
-    assert "unknown key '2020-01-01'" in issue.message
+    assert (issue.path, issue.source) == ("fit.epochs", "--set fit.epochs=true")
+    assert "valid integer" in issue.message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an error in an aliased value is located at the "
-                   "anchor's line, not at the key that uses the alias")
-def test_alias_error_points_at_the_alias(write_spec, registry):
-    text = TINY_SPEC.replace("epochs: 2", "epochs: &e -1").replace("batch_size: 64",
-                                                                    "batch_size: *e")
-    spec_file = write_spec(text)
+@pytest.mark.parametrize("text, path", [("²=1", ("²",)), ("fit.²=1", ("fit", "²")),
+                                        ("fit.٣=1", ("fit", "٣"))])
+def test_non_ascii_digit_in_override_path_is_a_name(write_spec, registry, text, path):
+    # was: str.isdigit() then int() → ValueError for '²'
+    assert parse_override(text) == (path, 1)
     with pytest.raises(SpecError) as info:
-        load_spec(spec_file, registry=registry)
-    by_path = {i.path: i.source for i in info.value.issues}
-    assert by_path["fit.epochs"].startswith(f"{spec_file}:19:")
-    assert by_path["fit.batch_size"].startswith(f"{spec_file}:20:")
+        load_spec(write_spec(TINY_SPEC), [text], registry)
+    (issue,) = info.value.issues
+    assert issue.message.startswith(f"unknown key {path[-1]!r}")
+    assert issue.source == f"--set {text}"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: parse_override calls int() on str.isdigit() "
-                   "segments, so a superscript digit ('²') raises ValueError")
-@pytest.mark.parametrize("text", ["²=1", "fit.²=1"])
-def test_odd_digit_in_override_path_is_a_spec_error(text):
-    with pytest.raises(SpecError):
-        parse_override(text)
-
-
-@pytest.mark.xfail(strict=True, reason="BUG: parse_override only catches YAMLError, so "
-                   "'!!int x' (ValueError) or '!!timestamp x' (AttributeError) escape")
 @pytest.mark.parametrize("text", ["fit.epochs=!!int x", "fit.epochs=!!float x",
-                                  "fit.epochs=!!timestamp x"])
+                                  "fit.epochs=!!timestamp x", "fit.epochs=!!bool x"])
 def test_bad_core_tag_in_override_is_a_spec_error(text):
+    # was: ValueError / AttributeError / KeyError escaping parse_override
     with pytest.raises(SpecError) as info:
         parse_override(text)
-    assert info.value.issues[0].source == f"--set {text}"
+    (issue,) = info.value.issues
+    assert (issue.path, issue.source) == ("fit.epochs", f"--set {text}")

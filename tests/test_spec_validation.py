@@ -14,7 +14,7 @@ def test_tiny_spec_is_valid_and_defaults_fill_in(write_spec, registry):
     spec = load_spec(write_spec(TINY_SPEC), registry=registry)
     assert spec.name == "tiny"
     assert spec.data.preprocessing.rescale == pytest.approx(1 / 16)
-    assert [layer.type for layer in spec.model.layers] == ["Conv2D", "Flatten", "Dense"]
+    assert [node.type for node in spec.model.layers] == ["Conv2D", "Flatten", "Dense"]
     assert spec.compile.optimizer.args == {"learning_rate": 0.01}
     assert spec.fit.shuffle is True
 
@@ -89,7 +89,7 @@ BROKEN = [
     ("- {type: Flatten}", "- {units: 3}", "model.layers[1]", 12, "missing 'type'"),
     ("- {type: Flatten}", "- {type: Lambda, function: x}", "model.layers[1].type", 12,
      "unknown layer 'Lambda'"),
-    ("  input_shape: [8, 8, 1]\n", "", "model.input_shape", 9, "required key is missing"),
+    ("  input_shape: [8, 8, 1]\n", "", "model", 9, "the model needs an input"),
     ("layers:\n", "layers: []\n  old_layers:\n", "model.layers", 10, "at least 1 item"),
     ("units: 10,", "units: -3,", "model.layers[2].units", 13,
      "Dense: 'units' must be a positive integer; got -3"),

@@ -28,11 +28,29 @@ def instantiate(kind: str, ref: ComponentSpec, registry: Registry, where: str) -
         raise BuildError(f"{where}: {kind} {ref.type!r} rejected its arguments: {exc}") from None
 
 
-def make_layer(ref: ComponentSpec, registry: Registry, where: str) -> Any:
-    """Build one layer; arguments that are layer specs themselves are built first."""
+def _keras_config(value: Any) -> Any:
+    """``{type: L2, l2: 0.01}`` → the ``{class_name, config}`` form Keras deserializes.
+
+    Initializers, regularizers and constraints are written like components in
+    a spec; Keras's own ``get()`` functions resolve the result safely.
+    """
+    if isinstance(value, dict) and isinstance(value.get("type"), str):
+        return {"class_name": value["type"],
+                "config": {k: v for k, v in value.items() if k != "type"}}
+    return value
+
+
+def make_layer(ref: ComponentSpec, registry: Registry, where: str, *,
+               unique: bool = False) -> Any:
+    """Build one layer; arguments that are layer specs themselves are built first.
+
+    ``unique`` drops a spec-given ``name`` (a repeated layer or a block used
+    twice needs fresh names; Keras rejects duplicates).
+    """
     args = {
         key: make_layer(value, registry, f"{where}.{key}") if isinstance(value, ComponentSpec)
-        else value
+        else _keras_config(value)
         for key, value in ref.args.items()
+        if not (unique and key == "name")
     }
     return instantiate("layer", ComponentSpec(ref.type, args), registry, where)

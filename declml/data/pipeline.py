@@ -24,6 +24,7 @@ class Prepared:
     validation: Split | None
     test: Split
     notes: list[str]
+    test_split_used: float | None = None
 
 
 def load_splits(spec: Spec, registry: Registry) -> Splits:
@@ -70,4 +71,5 @@ def prepare(spec: Spec, registry: Registry, *, log=None) -> Prepared:
                  f"{' (the test split)' if choice == 'test' else ''}, {len(test)} test examples")
     for note in notes:
         log(note)
-    return Prepared(train, validation, test, notes)
+    used = (spec.data.test_split or DEFAULT_TEST_SPLIT) if splits.test is None else None
+    return Prepared(train, validation, test, notes, used)

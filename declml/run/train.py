@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,12 +16,12 @@ from declml.artifacts import HISTORY_FILE, METRICS_FILE, SPEC_FILE, RunDirectory
 from declml.backend import import_keras
 from declml.builder.model import build_model
 from declml.data.pipeline import Prepared, prepare
-from declml.errors import DataError, DeclmlError
+from declml.errors import DataError, DeclmlError, one_line
 from declml.registry.registry import Registry
-from declml.spec.api import dump_spec
+from declml.spec.api import dump_spec, fix_point
 from declml.spec.sections import Spec
 
-__all__ = ["RunResult", "TrainingInterrupted", "train"]
+__all__ = ["RunResult", "TrainingFailed", "TrainingInterrupted", "train"]
 
 
 class TrainingInterrupted(DeclmlError):
@@ -52,27 +54,45 @@ def _history_writer(keras: Any, run: RunDirectory, history: dict[str, list[float
 
 def check_shapes(model: Any, data: Prepared) -> None:
     """Catch the common input/target shape mistakes before Keras does, with a fix."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise DataError(
+            "this model has several inputs or outputs, and the built-in datasets provide one "
+            "input array and one target array; train it from Python with named arrays, or "
+            "use a dataset plugin that provides them by name"
+        )
+    for split_name, split in (("train", data.train), ("test", data.test),
+                              ("validation", data.validation)):
+        if split is not None:
+            _check_split(model, split_name, split.x, split.y)
+
+
+def _check_split(model: Any, name: str, x: Any, y: Any) -> None:
     want_in = tuple(model.input_shape[1:])
-    got_in = tuple(data.train.x.shape[1:])
+    got_in = tuple(x.shape[1:])
     if len(want_in) != len(got_in) or any(
         w not in (None, g) for w, g in zip(want_in, got_in, strict=True)
     ):
         raise DataError(
-            f"model.input_shape is {list(want_in)} but the data's examples have shape "
+            f"model.input_shape is {list(want_in)} but the {name} examples have shape "
             f"{list(got_in)}; fix model.input_shape or add data.preprocessing.reshape: "
             f"{list(want_in)}"
         )
     out = model.output_shape[-1] if model.output_shape else None
-    y = data.train.y
+    sparse = _sparse_loss(model)
+    if y.ndim == 2 and sparse:
+        raise DataError(
+            f"the {name} targets are one-hot vectors but the loss expects integer labels; "
+            "remove data.preprocessing.one_hot or use categorical_crossentropy"
+        )
     if out is not None and y.ndim == 2 and y.shape[1] != out:
         raise DataError(
-            f"the model outputs {out} values per example but the targets have {y.shape[1]}; "
-            "match the last layer's units to data.preprocessing.one_hot"
+            f"the model outputs {out} values per example but the {name} targets have "
+            f"{y.shape[1]}; match the last layer's units to data.preprocessing.one_hot"
         )
-    if out not in (None, 1) and y.ndim == 1 and not _sparse_loss(model):
+    if out not in (None, 1) and y.ndim == 1 and not sparse:
         raise DataError(
-            f"the model outputs {out} values per example but the targets are single labels; "
-            f"add data.preprocessing.one_hot: {out} or use a sparse_categorical loss"
+            f"the model outputs {out} values per example but the {name} targets are single "
+            f"labels; add data.preprocessing.one_hot: {out} or use a sparse_categorical loss"
         )
 
 
@@ -114,45 +134,86 @@ def train(
     if spec.backend and spec.backend != running_on:
         log(f"note: the spec asks for backend {spec.backend!r}, but KERAS_BACKEND="
             f"{running_on} overrides it")
+    spec, point = fix_point(spec, registry=registry)
+    if point:
+        log("note: the spec declares a search space; training its default point ("
+            + ", ".join(f"{k}={v!r}" for k, v in point.items()) + "); use declml tune to search")
     started = time.perf_counter()
     data = prepare(spec, registry, log=log)
     model = build_model(spec, registry)
     check_shapes(model, data)
 
     run = RunDirectory.create(output, spec.name)
-    lock = dump_spec(spec.model_copy(update={"backend": running_on}))
+    lock = dump_spec(_resolved(spec, data, running_on))
     run.write_text(SPEC_FILE, lock)
     run.record(
         status="running", started=run.now(), name=spec.name, seed=spec.seed,
         backend=running_on, spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
         command=run.argv(), versions=library_versions(),
+        **({"search_space_point": point} if point else {}),
     )
     log(f"run directory: {run.path}")
     history: dict[str, list[float]] = {}
     validation = (data.validation.x, data.validation.y) if data.validation is not None else None
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
-    try:
+    with _keep_partial(run, model, history):
         model.fit(
             data.train.x, data.train.y,
             epochs=spec.fit.epochs, batch_size=spec.fit.batch_size, shuffle=spec.fit.shuffle,
             validation_data=validation, callbacks=[_history_writer(keras, run, history)],
             verbose=verbose,
         )
+    fit_seconds = time.perf_counter() - started
+    run.save_model(model)  # before evaluating: a failure there must not lose the training
+    with _keep_partial(run, None, history):
+        metrics = model.evaluate(data.test.x, data.test.y, batch_size=spec.fit.batch_size,
+                                 return_dict=True, verbose=0)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    run.write_json(METRICS_FILE, {"split": "test", "examples": len(data.test), **metrics})
+    run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
+               epochs_completed=spec.fit.epochs, test_metrics=metrics)
+    if any(not math.isfinite(v) for v in metrics.values()):
+        log("warning: some test metrics are not finite (written as null); the loss diverged "
+            "or the data holds NaN/inf values")
+    return RunResult(run.path, metrics, history, model)
+
+
+class TrainingFailed(DeclmlError):
+    """Keras stopped with an error during fit or evaluate; the run records it."""
+
+
+@contextmanager
+def _keep_partial(run: RunDirectory, model: Any, history: dict[str, list[float]]):
+    """On Ctrl-C or an error, save what exists and mark the run, then report it."""
+    try:
+        yield
     except KeyboardInterrupt:
-        run.save_model(model)
+        if model is not None:
+            run.save_model(model)
         run.record(status="interrupted", finished=run.now(),
                    epochs_completed=len(next(iter(history.values()), [])))
         raise TrainingInterrupted(
             f"training interrupted; the model as trained so far and its history are saved in "
             f"{run.path}"
         ) from None
-    fit_seconds = time.perf_counter() - started
-    metrics = model.evaluate(data.test.x, data.test.y, batch_size=spec.fit.batch_size,
-                             return_dict=True, verbose=0)
-    metrics = {k: float(v) for k, v in metrics.items()}
-    run.write_json(METRICS_FILE, {"split": "test", "examples": len(data.test), **metrics})
-    run.save_model(model)
-    run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
-               epochs_completed=spec.fit.epochs, test_metrics=metrics)
-    return RunResult(run.path, metrics, history, model)
+    except (ValueError, TypeError) as exc:
+        message = one_line(exc)
+        run.record(status="failed", finished=run.now(), error=message,
+                   epochs_completed=len(next(iter(history.values()), [])))
+        raise TrainingFailed(f"Keras stopped with an error: {message} (the run directory "
+                             f"{run.path} keeps the spec and what was done)") from None
+    except Exception as exc:
+        run.record(status="failed", finished=run.now(), error=one_line(exc))
+        raise
+
+
+def _resolved(spec: Spec, data: Prepared, backend: str) -> Spec:
+    """The spec as actually run: backend, the test split used, absolute data paths."""
+    options = dict(spec.data.options)
+    path = options.get("path")
+    if isinstance(path, str):
+        options["path"] = str(Path(path).expanduser().resolve())
+    section = spec.data.model_copy(update={"options": options,
+                                           "test_split": data.test_split_used})
+    return spec.model_copy(update={"backend": backend, "data": section})

@@ -15,8 +15,9 @@ from declml.spec.diagnostics import issues_from_validation
 from declml.spec.loader import Loaded, load_file, load_text
 from declml.spec.overrides import apply_overrides
 from declml.spec.sections import Spec
+from declml.spec.space import default_point, search_space, substitute_data
 
-__all__ = ["dump_spec", "load_spec", "spec_from_data", "validate_loaded"]
+__all__ = ["dump_spec", "fix_point", "load_spec", "spec_from_data", "validate_loaded"]
 
 
 def _registry(registry: Registry | None) -> Registry:
@@ -90,6 +91,27 @@ def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
 
 
 _LockDumper.add_representer(list, _represent_list)
+
+
+def fix_point(spec: Spec, values: dict[str, Any] | None = None,
+              registry: Registry | None = None) -> tuple[Spec, dict[str, Any]]:
+    """The spec with its search space fixed to ``values`` (default: the default point).
+
+    Returns the concrete spec and the values used ({} for a spec without a space).
+    The concrete spec is validated again, so a combination Keras cannot take is
+    reported like any other spec error.
+    """
+    data = spec.model_dump(mode="json")
+    if not search_space(data):
+        return spec, {}
+    point = default_point(data) if values is None else dict(values)
+    concrete = substitute_data(data, point)
+    try:
+        return Spec.model_validate(concrete, context={"registry": _registry(registry)}), point
+    except ValidationError as exc:
+        loaded = Loaded(data=concrete, origin=f"{spec.name} at {point}")
+        raise SpecError(issues_from_validation(exc, loaded, Spec),
+                        origin=loaded.origin) from None
 
 
 def dump_spec(spec: Spec) -> str:

@@ -78,7 +78,8 @@ BY_NAME: dict[str, ArgType] = {
                      "n", "num_bins", "depth_multiplier", "groups", "k", "num_classes",
                      "max_tokens", "head_dim"), POSITIVE_INT),
     **dict.fromkeys(("kernel_size", "pool_size", "strides", "dilation_rate", "size",
-                     "output_size", "target_shape"), POSITIVE_INTS),
+                     "output_size"), POSITIVE_INTS),
+    "target_shape": INTS,  # Reshape accepts -1 for "the rest"
     **dict.fromkeys(("rate", "dropout", "recurrent_dropout"), FRACTION),
     "label_smoothing": UNIT_INTERVAL,
     **dict.fromkeys(("learning_rate", "epsilon", "stddev"), POSITIVE),
@@ -92,8 +93,18 @@ BY_NAME: dict[str, ArgType] = {
 }
 
 
+# Names whose meaning differs between layers: checked only where the default shows
+# the usual meaning (ZeroPadding2D's padding is a number, Conv2D's a word).
+_WHEN_DEFAULT_IS_STRING = frozenset({"padding", "data_format"})
+
+
 def arg_type(name: str, info: dict[str, Any]) -> ArgType | None:
     """The expected type of argument ``name`` (catalogue ``info``), if declml knows it."""
+    if name in _WHEN_DEFAULT_IS_STRING and not (
+        isinstance(info.get("default"), str) or (info.get("default") is None
+        and name == "data_format")
+    ):
+        return None
     if name in BY_NAME:
         return BY_NAME[name]
     if isinstance(info.get("default"), bool):
@@ -106,7 +117,7 @@ def check_arg(name: str, info: dict[str, Any], value: Any) -> str | None:
     expected = arg_type(name, info)
     if expected is None or expected.check(value):
         return None
-    if value is None and "default" in info and info["default"] is None:
+    if value is None and (("default" in info and info["default"] is None) or name == "axis"):
         return None
     if value is None and info.get("default") is not None:
         return None if name in ("activation", "recurrent_activation") else expected.expected

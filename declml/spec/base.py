@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-__all__ = ["StrictModel", "raise_issues", "spec_error"]
+__all__ = ["CUSTOM_KINDS", "StrictModel", "raise_issues", "spec_error"]
 
 
 class StrictModel(BaseModel):
@@ -17,8 +17,13 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, validate_default=False)
 
 
+#: Error kinds made by :func:`spec_error`; their messages already say what was received.
+CUSTOM_KINDS: set[str] = set()
+
+
 def spec_error(kind: str, message: str, loc: Sequence[str | int], value: Any) -> InitErrorDetails:
     """One custom line error for :func:`raise_issues` (``message`` is used verbatim)."""
+    CUSTOM_KINDS.add(kind)
     return {"type": PydanticCustomError(kind, message), "loc": tuple(loc), "input": value}
 
 

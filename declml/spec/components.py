@@ -23,8 +23,10 @@ from pydantic_core import InitErrorDetails
 from declml.registry.registry import Registry, did_you_mean
 from declml.spec.argtypes import check_arg
 from declml.spec.base import raise_issues, spec_error
+from declml.spec.hyper import Hyper, is_hyper, parse_hyper
 
-__all__ = ["ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef", "registry_of"]
+__all__ = ["ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef", "check_component",
+           "registry_of"]
 
 # Layer arguments whose string values name an activation.
 _ACTIVATION_ARGS = ("activation", "recurrent_activation")
@@ -34,18 +36,18 @@ _ACTIVATION_ARGS = ("activation", "recurrent_activation")
 class ComponentSpec:
     """A validated reference to a component: its registered name and arguments."""
 
-    type: str
+    type: str | Hyper
     args: dict[str, Any] = field(default_factory=dict)
     short: bool = False  # written as a bare name in the spec
 
     def dump(self) -> Any:
         if self.short and not self.args:
-            return self.type
-        return {"type": self.type, **{k: _dump(v) for k, v in self.args.items()}}
+            return _dump(self.type)
+        return {"type": _dump(self.type), **{k: _dump(v) for k, v in self.args.items()}}
 
 
 def _dump(value: Any) -> Any:
-    return value.dump() if isinstance(value, ComponentSpec) else value
+    return value.dump() if isinstance(value, (ComponentSpec, Hyper)) else value
 
 
 def registry_of(info: ValidationInfo) -> Registry | None:
@@ -53,59 +55,111 @@ def registry_of(info: ValidationInfo) -> Registry | None:
     return context.get("registry")
 
 
-def _check_component(
-    kind: str, value: Any, registry: Registry | None, *, allow_short: bool
-) -> ComponentSpec:
-    errors: list[InitErrorDetails] = []
+def _parse_hyper_at(value: Any, loc: tuple[Any, ...],
+                    errors: list[InitErrorDetails]) -> Hyper | None:
+    try:
+        return parse_hyper(value)
+    except ValidationError as exc:
+        errors.extend(spec_error(e["type"], e["msg"], (*loc, *e["loc"]), e.get("input"))
+                      for e in exc.errors())
+        return None
+
+
+def _split(kind: str, value: Any, allow_short: bool,
+           errors: list[InitErrorDetails]) -> tuple[str | Hyper, dict[str, Any], bool, tuple]:
+    """(name or searched name, arguments, written short?, location of the name)."""
     if isinstance(value, str) and allow_short:
-        name, args, short, name_loc = value, {}, True, ()
-    elif isinstance(value, dict):
-        name, short, name_loc = value.get("type"), False, ("type",)
+        return value, {}, True, ()
+    if is_hyper(value) and allow_short:  # optimizer: {choice: [adam, sgd]}
+        hyper = _parse_hyper_at(value, (), errors)
+        raise_issues(errors)
+        assert hyper is not None
+        return hyper, {}, True, ()
+    if isinstance(value, dict):
+        name = value.get("type")
         args = {k: v for k, v in value.items() if k != "type"}
         if name is None:
             raise_issues([spec_error("missing_type", f"missing 'type': name the {kind}, e.g. "
                                      f"{_example(kind)}", (), value)])
+        if is_hyper(name) and kind != "layer":
+            hyper = _parse_hyper_at(name, ("type",), errors)
+            raise_issues(errors)
+            assert hyper is not None
+            return hyper, args, False, ("type",)
         if not isinstance(name, str):
             raise_issues([spec_error("bad_type", f"'type' must be a {kind} name (a string), "
                                      f"got {name!r}", ("type",), name)])
-    else:
-        shape = "a name or a mapping with 'type'" if allow_short else "a mapping with 'type'"
-        raise_issues([spec_error("bad_component", f"expected {shape} for a {kind}, e.g. "
-                                 f"{_example(kind)}; got {value!r}", (), value)])
+        return name, args, False, ("type",)
+    shape = "a name or a mapping with 'type'" if allow_short else "a mapping with 'type'"
+    raise_issues([spec_error("bad_component", f"expected {shape} for a {kind}, e.g. "
+                             f"{_example(kind)}; got {value!r}", (), value)])
+    raise AssertionError("unreachable")
+
+
+def check_component(
+    kind: str, value: Any, registry: Registry | None, *, allow_short: bool
+) -> ComponentSpec:
+    """Validate a component reference: name, arguments, and searched values in them."""
+    errors: list[InitErrorDetails] = []
+    name, args, short, name_loc = _split(kind, value, allow_short, errors)
+    hypers = {arg: h for arg, v in args.items() if is_hyper(v)
+              if (h := _parse_hyper_at(v, (arg,), errors)) is not None}
+    args = {**args, **hypers}
     if registry is None:
+        raise_issues(errors)
         return ComponentSpec(name, args, short)
-    component = registry.find(kind, name)
-    if component is None:
-        raise_issues([spec_error("unknown_component", registry.unknown_message(kind, name),
-                                 name_loc, name)])
-    assert component is not None
-    params = component.params
-    if params is not None:
-        for arg in args:
-            if arg not in params:
-                hint = did_you_mean(arg, params) or (
-                    f"; {name} takes no arguments" if not params else
-                    f"; {name} accepts: {', '.join(sorted(params))}")
-                errors.append(spec_error("unknown_argument",
-                                         f"{name} has no argument {arg!r}{hint}", (arg,), arg))
-        for arg, value in args.items():
-            info = params.get(arg)
-            if info is None or isinstance(value, dict):
-                continue
-            expected = check_arg(arg, info, value)
-            if expected:
-                errors.append(spec_error("bad_argument", f"{name}: {arg!r} must be {expected}; "
-                                         f"got {value!r}", (arg,), value))
-        missing = [p for p in component.required if p not in args]
-        if missing:
-            errors.append(spec_error(
-                "missing_argument",
-                f"{name} requires {', '.join(repr(m) for m in missing)}; add "
-                + ", ".join(f"{m}: ..." for m in missing), (), value))
-    if kind == "layer":
+    names = name.candidates() if isinstance(name, Hyper) else [name]
+    components = []
+    for candidate in names:
+        component = registry.find(kind, candidate) if isinstance(candidate, str) else None
+        if component is None:
+            where = name_loc if isinstance(name, str) else (*name_loc, name.kind)
+            errors.append(spec_error("unknown_component",
+                                     registry.unknown_message(kind, str(candidate)), where,
+                                     candidate))
+        else:
+            components.append(component)
+    for component in components:
+        _check_args(component, args, errors, searched_name=isinstance(name, Hyper))
+    if kind == "layer" and isinstance(name, str):
         args = _check_layer_args(name, args, registry, errors)
     raise_issues(errors)
     return ComponentSpec(name, args, short)
+
+
+def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDetails], *,
+                searched_name: bool) -> None:
+    name, params = component.name, component.params
+    if params is None:
+        return
+    for arg, value in args.items():
+        info = params.get(arg)
+        if info is None:
+            if isinstance(value, Hyper) and value.when is not None and searched_name:
+                continue  # conditional: only meant for some of the searched components
+            hint = did_you_mean(arg, params) or (
+                f"; {name} takes no arguments" if not params else
+                f"; {name} accepts: {', '.join(sorted(params))}")
+            errors.append(spec_error("unknown_argument",
+                                     f"{name} has no argument {arg!r}{hint}", (arg,), arg))
+            continue
+        candidates = value.candidates() if isinstance(value, Hyper) else [value]
+        for candidate in candidates:
+            if isinstance(candidate, dict):
+                continue
+            expected = check_arg(arg, info, candidate)
+            if expected:
+                what = f"got {candidate!r}" if candidate is value else (
+                    f"the search space includes {candidate!r}")
+                errors.append(spec_error("bad_argument", f"{name}: {arg!r} must be {expected}; "
+                                         f"{what}", (arg,), candidate))
+                break
+    missing = [p for p in component.required if p not in args]
+    if missing:
+        errors.append(spec_error(
+            "missing_argument",
+            f"{name} requires {', '.join(repr(m) for m in missing)}; add "
+            + ", ".join(f"{m}: ..." for m in missing), (), args))
 
 
 def _check_layer_args(
@@ -119,9 +173,10 @@ def _check_layer_args(
                 errors.append(spec_error("unknown_component",
                                          registry.unknown_message("activation", value),
                                          (arg,), value))
-        elif isinstance(value, dict) and "type" in value:
+        elif isinstance(value, dict) and isinstance(value.get("type"), str) and (
+                registry.find("layer", value["type"]) is not None):
             try:
-                out[arg] = _check_component("layer", value, registry, allow_short=False)
+                out[arg] = check_component("layer", value, registry, allow_short=False)
             except ValidationError as exc:  # re-nest the inner layer's errors under arg
                 for err in exc.errors():
                     errors.append(spec_error(err["type"], err["msg"], (arg, *err["loc"]),
@@ -139,7 +194,7 @@ def _validator(kind: str, *, allow_short: bool) -> WrapValidator:
     def validate(value: Any, handler: Any, info: ValidationInfo) -> ComponentSpec:
         if isinstance(value, ComponentSpec):
             return value
-        return _check_component(kind, value, registry_of(info), allow_short=allow_short)
+        return check_component(kind, value, registry_of(info), allow_short=allow_short)
 
     return WrapValidator(validate)
 

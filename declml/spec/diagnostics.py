@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from declml.errors import SpecIssue
 from declml.registry.registry import did_you_mean
+from declml.spec.base import CUSTOM_KINDS
 from declml.spec.loader import Loaded, Path_, format_path
 
 __all__ = ["issues_from_validation"]
@@ -83,8 +84,7 @@ def _message(err: dict[str, Any], root: type[BaseModel], path: Path_) -> str:
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    if kind in {"unknown_component", "unknown_argument", "missing_argument", "unknown_key",
-                "missing_type", "bad_type", "bad_component", "bad_argument"} or "input" not in err:
+    if kind in CUSTOM_KINDS or "input" not in err:
         return msg
     if kind == "value_error":  # our own validators already say what they got
         return msg

@@ -8,6 +8,7 @@ Duplicate keys, which PyYAML silently resolves to the last one, are errors.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,53 @@ def format_path(path: Path_) -> str:
 
 
 _PLAIN = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+#: Nodes a spec may expand to; aliases can multiply a small file ("billion laughs").
+MAX_NODES = 100_000
+
+
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 (core schema) scalars.
+
+    PyYAML follows YAML 1.1, where ``1e-3`` is a string, ``010`` is octal,
+    ``1:30`` is 90, ``on``/``no`` are booleans and ``2026-01-01`` is a date.
+    Specs use the 1.2 rules, which also read JSON exactly as JSON does.
+    """
+
+
+SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
+                           "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"))
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"))
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+
+
+def _int_12(loader: SpecLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text, 10)
+
+
+SpecLoader.add_constructor("tag:yaml.org,2002:int", _int_12)
+
+
+def parse_value(text: str) -> Any:
+    """One YAML value (for ``--set``), with the same 1.2 rules as spec files."""
+    return yaml.load(text, Loader=SpecLoader)
 
 
 class _Composer:
@@ -79,61 +127,91 @@ class _Composer:
         self.origin = origin
         self.result = Loaded(data=None, origin=origin)
         self.issues: list[SpecIssue] = []
-        self._scalar = yaml.SafeLoader("")
+        self._scalar = SpecLoader("")
+        self._count = 0
+        self._open: set[int] = set()  # collections being converted: catches recursive aliases
+        self._done: set[int] = set()  # nodes already converted once: later uses are aliases
 
     def _loc(self, node: yaml.Node) -> Location:
         mark = node.start_mark
         return Location(self.origin, mark.line + 1, mark.column + 1)
 
-    def convert(self, node: yaml.Node, path: Path_) -> Any:
-        self.result.values[path] = self._loc(node)
-        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN:
-            self.issues.append(SpecIssue(format_path(path), f"YAML tag {node.tag!r} is not "
-                                         "allowed; specs hold plain data only",
-                                         str(self._loc(node))))
-            return None
-        if isinstance(node, yaml.MappingNode):
-            out: dict[Any, Any] = {}
-            seen: dict[Any, Location] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.issues.append(
-                        SpecIssue(format_path(path), "YAML merge keys ('<<') are not supported",
-                                  str(self._loc(key_node)))
-                    )
-                    continue
-                key = self.convert_scalar_key(key_node, path)
-                if key is None:
-                    continue
-                if key in seen:
-                    self.issues.append(
-                        SpecIssue(
-                            format_path((*path, key)),
-                            f"duplicate key {key!r} (first defined at line {seen[key].line}); "
-                            "YAML would silently keep only the last one",
-                            str(self._loc(key_node)),
-                        )
-                    )
-                    continue
-                seen[key] = self._loc(key_node)
-                self.result.keys[(*path, key)] = seen[key]
-                out[key] = self.convert(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar.construct_object(node, deep=True)
+    def _issue(self, path: Path_, message: str, node: yaml.Node) -> None:
+        self.issues.append(SpecIssue(format_path(path), message, str(self._loc(node))))
 
-    def convert_scalar_key(self, node: yaml.Node, path: Path_) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            self.issues.append(
-                SpecIssue(format_path(path), "mapping keys must be plain scalars",
-                          str(self._loc(node)))
-            )
+    def convert(self, node: yaml.Node, path: Path_, used_at: Location | None = None) -> Any:
+        # An alias re-uses its anchor's node; report it where it is used, not defined.
+        self._count += 1
+        if self._count > MAX_NODES:
+            raise _TooLarge
+        where = used_at if (used_at is not None and id(node) in self._done) else self._loc(node)
+        self.result.values[path] = where
+        self._done.add(id(node))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if node.tag not in _PLAIN:
+                self._issue(path, f"YAML tag {node.tag!r} is not allowed; specs hold plain "
+                                  "data only", node)
+                return None
+            if id(node) in self._open:
+                self._issue(path, "recursive alias: this value contains itself", node)
+                return None
+            self._open.add(id(node))
+            try:
+                if isinstance(node, yaml.MappingNode):
+                    return self._mapping(node, path)
+                return [self.convert(item, (*path, i)) for i, item in enumerate(node.value)]
+            finally:
+                self._open.discard(id(node))
+        try:
+            return self._scalar.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError:
+            self._issue(path, f"YAML tag {node.tag!r} is not allowed; specs hold plain data "
+                              "only", node)
             return None
-        key = self._scalar.construct_object(node)
-        if not isinstance(key, str):
-            key = str(key) if isinstance(key, (int, float, bool)) else key
-        return key
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            self._issue(path, f"cannot read the {node.tag.rsplit(':', 1)[-1]} value "
+                              f"{node.value!r}: {exc}", node)
+            return None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        seen: dict[str, Location] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._issue(path, "YAML merge keys ('<<') are not supported; write the keys "
+                                  "out", key_node)
+                continue
+            key = self._key(key_node, path)
+            if key is None:
+                continue
+            if key in seen:
+                self._issue((*path, key), f"duplicate key {key!r} (first defined at line "
+                                          f"{seen[key].line}); YAML would silently keep only "
+                                          "the last one", key_node)
+                continue
+            seen[key] = self._loc(key_node)
+            self.result.keys[(*path, key)] = seen[key]
+            out[key] = self.convert(value_node, (*path, key), used_at=seen[key])
+        return out
+
+    def _key(self, node: yaml.Node, path: Path_) -> str | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self._issue(path, "mapping keys must be plain names, not lists or mappings", node)
+            return None
+        try:
+            key = self._scalar.construct_object(node)
+        except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            self._issue(path, f"cannot read the key {node.value!r}: {exc}", node)
+            return None
+        if key is None:
+            self._issue(path, f"a key is null ({node.value or 'empty'!s}); keys must be names",
+                        node)
+            return None
+        return key if isinstance(key, str) else str(key)
+
+
+class _TooLarge(Exception):
+    """The spec expands to more than MAX_NODES values."""
 
 
 def _yaml_error(exc: yaml.YAMLError, origin: str) -> SpecError:
@@ -158,8 +236,15 @@ def load_text(text: str, origin: str = "<spec>", *, json_only: bool = False) -> 
             where = Location(origin, exc.lineno, exc.colno)
             raise SpecError([SpecIssue("", f"not valid JSON: {exc.msg}", str(where))],
                             origin=origin) from None
+    if json_only:
+        # Raw tabs can only be whitespace in valid JSON (inside strings they must be
+        # escaped), but YAML refuses them as indentation: make them spaces.
+        text = text.replace("\t", " ")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=SpecLoader)
+    except RecursionError:
+        raise SpecError([SpecIssue("", "the spec is nested too deeply to read",
+                                   str(Location(origin)))], origin=origin) from None
     except yaml.YAMLError as exc:
         if json_only:  # valid JSON that PyYAML cannot compose: keep data, lose positions
             return _json_without_locations(text, origin)
@@ -169,6 +254,13 @@ def load_text(text: str, origin: str = "<spec>", *, json_only: bool = False) -> 
         data = composer.convert(node, ()) if node is not None else None
     except yaml.YAMLError as exc:  # e.g. an unknown !tag
         raise _yaml_error(exc, origin) from None
+    except RecursionError:
+        raise SpecError([SpecIssue("", "the spec is nested too deeply to read",
+                                   str(Location(origin)))], origin=origin) from None
+    except _TooLarge:
+        raise SpecError([SpecIssue("", f"the spec expands to more than {MAX_NODES:,} values "
+                                       "(through YAML aliases?); specs are small documents",
+                                   str(Location(origin)))], origin=origin) from None
     if composer.issues:
         raise SpecError(composer.issues, origin=origin)
     if not isinstance(data, dict):

@@ -9,11 +9,12 @@ from typing import Any
 import yaml
 
 from declml.errors import SpecError, SpecIssue
-from declml.spec.loader import Loaded, Location, Path_, format_path
+from declml.spec.loader import Loaded, Location, Path_, format_path, parse_value
 
 __all__ = ["apply_overrides", "parse_override"]
 
-_SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+_SEGMENT = re.compile(r"([^.\[\]]+)|\[([0-9]+)\]")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def parse_override(text: str) -> tuple[Path_, Any]:
@@ -35,15 +36,18 @@ def parse_override(text: str) -> tuple[Path_, Any]:
         if gap not in ("", "."):
             break
         name, index = match.groups()
-        parts.append(int(index) if index is not None else (int(name) if name.isdigit()
-                                                           else name))
+        if index is not None:
+            parts.append(int(index))
+        else:
+            parts.append(int(name) if _DIGITS.fullmatch(name) else name)
         pos = match.end()
     if pos != len(path_text) or not parts or ".." in path_text:
         raise SpecError([SpecIssue("", f"cannot read the path {path_text!r}; use dots and "
                                        "list indexes, e.g. model.layers.0.units", source)])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as exc:
+        value = parse_value(raw) if raw.strip() else None
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError,
+            RecursionError) as exc:
         raise SpecError([SpecIssue(path_text, f"value is not valid YAML: {exc}",
                                    source)]) from None
     return tuple(parts), value
@@ -72,7 +76,10 @@ def apply_overrides(loaded: Loaded, overrides: Iterable[str]) -> list[SpecIssue]
         for p in list(loaded.keys):
             if p[: len(path)] == path:
                 del loaded.keys[p]
-        loaded.values[path] = loaded.keys[path] = Location(source)
+        for depth in range(1, len(path) + 1):  # mappings the override created on the way
+            prefix = path[:depth]
+            if prefix not in loaded.values or depth == len(path):
+                loaded.values[prefix] = loaded.keys[prefix] = Location(source)
     return issues
 
 

@@ -17,7 +17,45 @@ from declml.spec.sections import Spec
 __all__ = ["SCHEMA_ID", "spec_schema"]
 
 SCHEMA_ID = "https://declml.dev/schema/spec-v1.json"
-_DEFS = {"layer": "Layer", "optimizer": "Optimizer", "loss": "Loss", "metric": "Metric"}
+_DEFS = {"layer": "Layer", "optimizer": "Optimizer", "loss": "Loss", "metric": "Metric",
+         "node": "LayerNode", "hyper": "Hyper"}
+_HYPER_REF = {"$ref": "#/$defs/Hyper"}
+_RANGE = {"type": "object", "required": ["min", "max"], "additionalProperties": False,
+          "properties": {"min": {"type": "number"}, "max": {"type": "number"},
+                         "step": {"type": "number", "exclusiveMinimum": 0},
+                         "sampling": {"enum": ["linear", "log", "reverse_log"]}}}
+_HYPER = {
+    "description": "a searched value: exactly one of int, float, choice, boolean, fixed, hp",
+    "type": "object", "additionalProperties": False,
+    "oneOf": [{"required": [k]} for k in ("int", "float", "choice", "boolean", "fixed", "hp")],
+    "properties": {
+        "int": _RANGE, "float": _RANGE,
+        "choice": {"type": "array", "minItems": 1,
+                   "items": {"type": ["string", "number", "boolean"]}},
+        "boolean": {"anyOf": [{"type": "object", "maxProperties": 0}, {"type": "null"}]},
+        "fixed": {"type": ["string", "number", "boolean"]},
+        "hp": {"type": "string", "description": "re-use the hyperparameter of this name"},
+        "name": {"type": "string"}, "default": {},
+        "when": {"type": "object", "minProperties": 1, "maxProperties": 1,
+                 "description": "active only when PARENT takes one of these values"},
+    },
+}
+_NAMES = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"},
+                                          "minItems": 1}],
+          "description": "the layer(s) or model input(s) feeding this one (default: the "
+                         "entry before)"}
+_STRUCTURE = {"inputs": _NAMES,
+              "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, _HYPER_REF], "default": 1,
+                         "description": "apply this entry N times in a row"}}
+_NODE_USES = [
+    {"type": "object", "required": ["block"], "additionalProperties": False,
+     "properties": {"block": {"type": "string", "description": "a name under model.blocks"},
+                    "name": {"type": "string"}, **_STRUCTURE}},
+    {"type": "object", "required": ["shared"], "additionalProperties": False,
+     "properties": {"shared": {"type": "string", "description": "apply this named layer "
+                                                                "again, with the same weights"},
+                    "name": {"type": "string"}, "inputs": _NAMES}},
+]
 _ACTIVATION_ARGS = ("activation", "recurrent_activation")
 
 
@@ -27,9 +65,11 @@ def _arg_schema(arg: str, info: dict[str, Any], registry: Registry) -> dict[str,
     else:
         expected = arg_type(arg, info)
         schema = copy.deepcopy(expected.schema) if expected else {}
+    if "default" in info and info["default"] is None and schema:
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    if schema:
+        schema = {"anyOf": [*schema.pop("anyOf", [schema]), _HYPER_REF]}
     if "default" in info:
-        if info["default"] is None and schema:
-            schema = {"anyOf": [schema, {"type": "null"}]}
         schema["default"] = info["default"]
     return schema
 
@@ -38,6 +78,8 @@ def _component_schema(component: Component, registry: Registry) -> dict[str, Any
     properties: dict[str, Any] = {"type": {"const": component.name}}
     for arg, info in (component.params or {}).items():
         properties[arg] = _arg_schema(arg, info, registry)
+    if component.kind == "layer":
+        properties.update(_STRUCTURE)
     schema: dict[str, Any] = {
         "type": "object",
         "properties": properties,
@@ -63,11 +105,14 @@ def _family(kind: str, registry: Registry, *, short: bool) -> dict[str, Any]:
         then = _component_schema(registry.get(kind, name), registry)
         branches.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]},
                          "then": then})
-    mapping = {"type": "object", "required": ["type"],
-               "properties": {"type": {"enum": names, "description": f"registered {kind}"}},
+    type_schema: dict[str, Any] = {"enum": names, "description": f"registered {kind}"}
+    if short:  # optimizers and losses may be searched: type: {choice: [adam, sgd]}
+        type_schema = {"anyOf": [type_schema, _HYPER_REF]}
+    mapping = {"type": "object", "required": ["type"], "properties": {"type": type_schema},
                "allOf": branches}
     if short:
-        return {"anyOf": [{"enum": names, "description": f"registered {kind}"}, mapping]}
+        return {"anyOf": [{"enum": names, "description": f"registered {kind}"}, _HYPER_REF,
+                          mapping]}
     return mapping
 
 
@@ -115,7 +160,15 @@ def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
               **schema}
     schema["title"] = "declml spec"
     defs = schema.setdefault("$defs", {})
+    defs["Hyper"] = copy.deepcopy(_HYPER)
     for kind, def_name in _DEFS.items():
-        defs[def_name] = _family(kind, registry, short=kind != "layer")
+        if kind not in ("node", "hyper"):
+            defs[def_name] = _family(kind, registry, short=kind != "layer")
+    block_use, shared_use = _NODE_USES
+    defs["LayerNode"] = {
+        "if": {"type": "object", "required": ["block"]}, "then": block_use,
+        "else": {"if": {"type": "object", "required": ["shared"]}, "then": shared_use,
+                 "else": {"$ref": "#/$defs/Layer"}},
+    }
     _data_section(schema, registry)
     return schema

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
     Field,
-    PositiveInt,
+    PlainSerializer,
+    Strict,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    WrapValidator,
     field_validator,
     model_serializer,
     model_validator,
@@ -21,17 +25,24 @@ from declml.registry.registry import did_you_mean
 from declml.spec.base import StrictModel, raise_issues, spec_error
 from declml.spec.components import (
     ComponentSpec,
-    LayerRef,
     LossRef,
     MetricRef,
     OptimizerRef,
     registry_of,
 )
+from declml.spec.graph import LayerNodeRef, check_graph
+from declml.spec.hyper import Hyper, is_hyper, parse_hyper
+from declml.spec.space import check_space
+
+LossAdapter: TypeAdapter[Any] = TypeAdapter(LossRef)
+MetricsAdapter: TypeAdapter[Any] = TypeAdapter(list[MetricRef])  # type: ignore[valid-type]
 
 __all__ = ["CURRENT_VERSION", "CompileSpec", "DataSpec", "FitSpec", "ModelSpec",
            "Preprocessing", "Spec"]
 
 CURRENT_VERSION = 1
+# YAML's true/false are not numbers: Pydantic's lax mode would take true as 1.
+PositiveInt = Annotated[int, Strict(), Field(gt=0)]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _FRACTION = re.compile(r"^\s*([0-9.eE+-]+)\s*/\s*([0-9.eE+-]+)\s*$")
 
@@ -42,10 +53,18 @@ def _number_or_fraction(value: Any) -> Any:
         match = _FRACTION.match(value)
         if not match:
             raise ValueError(f"expected a number or a fraction like '1/255', got {value!r}")
-        num, den = float(match.group(1)), float(match.group(2))
+        try:
+            num, den = float(match.group(1)), float(match.group(2))
+        except ValueError:
+            raise ValueError(
+                f"expected a number or a fraction like '1/255', got {value!r}") from None
         if den == 0:
             raise ValueError(f"division by zero in {value!r}")
-        return num / den
+        value = num / den
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, (int, float)) and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {value!r}")
     return value
 
 
@@ -144,22 +163,107 @@ def _describe(err: Any) -> str:
     return str(err["msg"])
 
 
-class ModelSpec(StrictModel):
-    """A Sequential stack of layers on one input."""
+class InputSpec(StrictModel):
+    """One named model input."""
 
-    input_shape: list[PositiveInt | None] = Field(
+    shape: list[PositiveInt | None] = Field(
         min_length=1, description="shape of one example, without the batch axis")
-    layers: list[LayerRef] = Field(min_length=1)  # type: ignore[valid-type]
+    dtype: Literal["float32", "float16", "bfloat16", "int32", "int64", "bool", "string"] = (
+        "float32")
+
+
+class ModelSpec(StrictModel):
+    """The model graph.
+
+    Short form: ``input_shape`` plus a ``layers`` list run in order (a Keras
+    Sequential model). Graph form: named ``inputs``, layers that name their
+    ``inputs``, and ``outputs`` (see :mod:`declml.spec.graph`).
+    """
+
+    input_shape: list[PositiveInt | None] | None = Field(
+        None, min_length=1,
+        description="shape of one example, without the batch axis (single-input models)")
+    inputs: dict[str, InputSpec] | None = Field(
+        None, description="named inputs, for models with several inputs or non-float inputs")
+    layers: list[LayerNodeRef] = Field(min_length=1)  # type: ignore[valid-type]
+    outputs: list[str] | None = Field(
+        None, min_length=1, description="names of the output layers (default: the last)")
+    blocks: dict[str, list[LayerNodeRef]] = Field(  # type: ignore[valid-type]
+        default_factory=dict, description="named groups of layers, used as {block: NAME}")
     name: str | None = Field(None, description="Keras model name (default: the spec's name)")
+
+    @model_validator(mode="after")
+    def _check_graph(self) -> ModelSpec:
+        errors = []
+        if (self.input_shape is None) == (self.inputs is None):
+            errors.append(spec_error(
+                "inputs_choice", "give either input_shape (one input) or inputs (named "
+                "inputs), not both" if self.input_shape is not None else
+                "the model needs an input: add input_shape: [...] or inputs: {NAME: "
+                "{shape: [...]}}", (), None))
+        errors.extend(check_graph(self.input_names, self.layers, self.outputs, self.blocks))
+        raise_issues(errors)
+        return self
+
+    @property
+    def input_names(self) -> list[str]:
+        return list(self.inputs) if self.inputs else ["input"]
+
+    @property
+    def output_names(self) -> list[str]:
+        if self.outputs:
+            return list(self.outputs)
+        last = self.layers[-1]
+        return [last.name or "output"]
+
+    @property
+    def is_sequential(self) -> bool:
+        """A plain stack: one input, one output, no names referenced, blocks or sharing."""
+        return (self.inputs is None and self.outputs is None and not self.blocks
+                and all(n.layer is not None and n.inputs is None for n in self.layers))
 
 
 class CompileSpec(StrictModel):
-    """Arguments of ``Model.compile``."""
+    """Arguments of ``Model.compile``; per-output mappings for several outputs."""
 
     optimizer: OptimizerRef = Field(  # type: ignore[valid-type]
         default_factory=lambda: ComponentSpec("adam", short=True))
-    loss: LossRef  # type: ignore[valid-type]
-    metrics: list[MetricRef] = Field(default_factory=list)  # type: ignore[valid-type]
+    loss: LossRef | dict[str, LossRef]  # type: ignore[valid-type]
+    metrics: list[MetricRef] | dict[str, list[MetricRef]] = Field(  # type: ignore[valid-type]
+        default_factory=list)
+    loss_weights: dict[str, float] | None = Field(
+        None, description="weight of each output's loss, by output name")
+
+    @field_validator("loss", mode="wrap")
+    @classmethod
+    def _loss_one_or_mapping(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        return _one_or_mapping(value, handler, info, LossAdapter)
+
+    @field_validator("metrics", mode="wrap")
+    @classmethod
+    def _metrics_list_or_mapping(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, dict):
+            return _mapping(value, info, MetricsAdapter)
+        return MetricsAdapter.validate_python(value, context=info.context)
+
+
+def _one_or_mapping(value: Any, handler: Any, info: ValidationInfo, adapter: Any) -> Any:
+    """A component, or a mapping of output name → component (not a ``type:`` mapping)."""
+    if isinstance(value, dict) and "type" not in value:
+        return _mapping(value, info, adapter)
+    return adapter.validate_python(value, context=info.context)
+
+
+def _mapping(value: dict[str, Any], info: ValidationInfo, adapter: Any) -> dict[str, Any]:
+    out, errors = {}, []
+    for key, item in value.items():
+        try:
+            out[key] = adapter.validate_python(item, context=info.context)
+        except ValidationError as exc:
+            errors.extend(spec_error(e["type"], e["msg"], (key, *e["loc"]), e.get("input"))
+                          for e in exc.errors())
+    raise_issues(errors)
+    return out
 
 
 def _validation_choice(value: Any) -> Any:
@@ -172,11 +276,32 @@ def _validation_choice(value: Any) -> Any:
         f"between 0 and 1 such as 0.1, or null; got {value!r}")
 
 
-class FitSpec(StrictModel):
-    """Arguments of ``Model.fit``."""
+def _searchable_int(value: Any, handler: Any) -> Any:
+    if is_hyper(value):
+        hyper = parse_hyper(value)
+        bad = [v for v in hyper.candidates() if isinstance(v, bool) or not isinstance(v, int)
+               or v < 1]
+        if bad or hyper.kind in ("float", "boolean"):
+            raise ValueError(f"the search space must hold positive integers; got {value!r}")
+        return hyper
+    return _POSITIVE_INT.validate_python(value)
 
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 32
+
+_POSITIVE_INT: TypeAdapter[int] = TypeAdapter(PositiveInt)
+SearchableInt = Annotated[
+    Any,
+    WrapValidator(_searchable_int),
+    PlainSerializer(lambda v: v.dump() if isinstance(v, Hyper) else v, return_type=Any),
+    WithJsonSchema({"anyOf": [{"type": "integer", "exclusiveMinimum": 0},
+                              {"x-declml-component": "hyper"}]}),
+]
+
+
+class FitSpec(StrictModel):
+    """Arguments of ``Model.fit``; epochs and batch size may be searched."""
+
+    epochs: SearchableInt = 10
+    batch_size: SearchableInt = 32
     validation: Annotated[
         Literal["test"] | float | None,
         BeforeValidator(_validation_choice),
@@ -192,13 +317,32 @@ class Spec(StrictModel):
     spec_version: Literal[1] = Field(CURRENT_VERSION, description="spec format version")
     name: str = Field(description="experiment name; used for run directories")
     description: str | None = None
-    seed: int = Field(0, ge=0, description="seeds data splits, weights and shuffling")
+    seed: Annotated[int, Strict()] = Field(
+        0, ge=0, le=2**32 - 1, description="seeds data splits, weights and shuffling")
     backend: Literal["jax", "tensorflow", "torch"] | None = Field(
         None, description="Keras backend; KERAS_BACKEND in the environment wins")
     data: DataSpec
     model: ModelSpec
     compile: CompileSpec
     fit: FitSpec = Field(default_factory=FitSpec)
+
+    @model_validator(mode="after")
+    def _outputs_match_compile(self) -> Spec:
+        """Per-output losses, metrics and weights must name the model's outputs."""
+        outputs = self.model.output_names
+        errors = []
+        for section, value in (("loss", self.compile.loss), ("metrics", self.compile.metrics),
+                               ("loss_weights", self.compile.loss_weights)):
+            if isinstance(value, dict):
+                for key in value:
+                    if key not in outputs:
+                        errors.append(spec_error(
+                            "unknown_output", f"{key!r} is not an output of the model "
+                            f"(outputs: {', '.join(outputs)}){did_you_mean(key, outputs)}",
+                            ("compile", section, key), key))
+        errors.extend(check_space(self.model_dump(mode="json")))
+        raise_issues(errors)
+        return self
 
     @field_validator("name")
     @classmethod
