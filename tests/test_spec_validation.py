@@ -32,6 +32,14 @@ def test_lock_round_trips(write_spec, registry):
     assert "rescale: 0.0625" in dump_spec(spec)
 
 
+def test_empty_optional_sections_mean_defaults(write_spec, registry):
+    text = TINY_SPEC.replace("preprocessing: {rescale: 1/16, reshape: [8, 8, 1], one_hot: 10}",
+                             "preprocessing:")
+    text = text[: text.index("fit:")] + "fit:\n"
+    spec = load_spec(write_spec(text), registry=registry)
+    assert spec.fit.epochs == 10 and spec.data.preprocessing.rescale is None
+
+
 def test_dataset_options_are_flat_under_data(registry):
     data = load_text(TINY_SPEC).data
     data["data"] = {"dataset": "mnist", "path": "/somewhere", "preprocessing": {"one_hot": 10}}
@@ -88,7 +96,7 @@ BROKEN = [
     ("- {type: Flatten}", "- Flatten", "model.layers[1]", 12, "expected a mapping with 'type'"),
     ("- {type: Flatten}", "- {units: 3}", "model.layers[1]", 12, "missing 'type'"),
     ("- {type: Flatten}", "- {type: Lambda, function: x}", "model.layers[1].type", 12,
-     "unknown layer 'Lambda'"),
+     "layer 'Lambda' is not available"),
     ("  input_shape: [8, 8, 1]\n", "", "model", 9, "the model needs an input"),
     ("layers:\n", "layers: []\n  old_layers:\n", "model.layers", 10, "at least 1 item"),
     ("units: 10,", "units: -3,", "model.layers[2].units", 13,

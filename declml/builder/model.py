@@ -13,6 +13,7 @@ from declml.backend import import_keras
 from declml.builder.components import instantiate, make_layer
 from declml.errors import BuildError, one_line
 from declml.registry.registry import Registry
+from declml.spec.api import fix_point
 from declml.spec.graph import LayerNode
 from declml.spec.sections import ModelSpec, Spec
 
@@ -37,6 +38,7 @@ def build_model(spec: Spec, registry: Registry | None = None, *, compile: bool =
         BuildError: Keras refused a layer, its arguments, or the compile settings.
     """
     registry = _registry(registry)
+    spec, _ = fix_point(spec, registry=registry)  # a search space builds its default point
     keras = import_keras(spec.backend)
     keras.utils.set_random_seed(spec.seed)
     name = spec.model.name or spec.name.replace(".", "_").replace("-", "_")

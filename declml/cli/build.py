@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from declml.cli.errors import console, guarded
+from declml.cli.errors import console, err_console, guarded
 from declml.cli.options import Overrides, SpecPath
 
 
@@ -13,7 +13,15 @@ def build(spec: SpecPath, overrides: Overrides = None) -> None:
 
     parsed = load_spec(spec, overrides or [])
     from declml.builder.model import build_model
+    from declml.spec.api import fix_point
 
+    _, point = fix_point(parsed)
+    if point:
+        err_console.print(
+            f"note: the spec declares a search space of {len(point)} hyperparameters; "
+            "building its default point: "
+            + ", ".join(f"{k}={v!r}" for k, v in point.items() if v is not None),
+            markup=False, highlight=False, soft_wrap=True)
     model = build_model(parsed)
     model.summary(print_fn=lambda line, **_: console.print(line, markup=False,
                                                             highlight=False, soft_wrap=True))

@@ -12,6 +12,11 @@ def validate(spec: SpecPath, overrides: Overrides = None) -> None:
     from declml.spec.api import load_spec
 
     parsed = load_spec(spec, overrides or [])
+    from declml.spec.space import search_space
+
     layers = len(parsed.model.layers)
+    space = search_space(parsed.model_dump(mode="json"))
+    searched = f", search space of {len(space)} hyperparameters" if space else ""
     console.print(f"[green]✓[/] {spec}: valid — {parsed.name!r}, dataset "
-                  f"{parsed.data.dataset!r}, {layers} layer{'s' if layers != 1 else ''}")
+                  f"{parsed.data.dataset!r}, {layers} layer{'s' if layers != 1 else ''}"
+                  f"{searched}", soft_wrap=True)

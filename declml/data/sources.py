@@ -57,7 +57,11 @@ def _mnist_from_dir(directory: Path) -> Splits:
             missing = images_stem if images is None else labels_stem
             raise DataError(f"{directory}: found half of the MNIST {split} split; "
                             f"{missing}[.gz] is missing")
-        found[split] = Split(read_idx(images), read_idx(labels).astype("int64"))
+        x, y = read_idx(images), read_idx(labels).astype("int64")
+        if len(x) != len(y):
+            raise DataError(f"{images.name} holds {len(x)} images but {labels.name} holds "
+                            f"{len(y)} labels; the files do not belong together")
+        found[split] = Split(x, y)
     if not found:
         raise DataError(
             f"{directory}: no MNIST IDX files found; expected train-images-idx3-ubyte[.gz] "
@@ -96,6 +100,16 @@ def load_npz(options: Any) -> Splits:
 
 
 def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected an .npz file")
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    if not (magic.startswith(b"PK") or magic.startswith(b"\x93NUMPY")):
+        raise DataError(f"{path}: not a readable .npz file (not a NumPy archive; save arrays "
+                        "with numpy.savez)")
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -103,10 +117,20 @@ def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
                             "an .npz archive of named arrays (numpy.savez)")
         with loaded as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc}); object arrays are refused "
-                        "because loading them would need pickle") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory; expected an .npz file") from None
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(f"{path}: holds object arrays or is not a NumPy file; declml reads "
+                            ".npz files without pickle, so save plain numeric arrays "
+                            "(numpy.savez)") from None
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     keys = sorted(arrays)
+    if ("x_test" in arrays) != ("y_test" in arrays):
+        have, lack = ("x_test", "y_test") if "x_test" in arrays else ("y_test", "x_test")
+        raise DataError(f"{path}: has {have} but no {lack}; a test split needs both")
     if {"x_train", "y_train"} <= arrays.keys():
         test = None
         if {"x_test", "y_test"} <= arrays.keys():

@@ -19,6 +19,11 @@ class Split:
     y: np.ndarray
 
     def __post_init__(self) -> None:
+        for what, array in (("inputs", self.x), ("targets", self.y)):
+            if getattr(array, "ndim", 0) < 1:
+                shape = getattr(array, "shape", "?")
+                raise DataError(f"the {what} are a single value (shape {shape}); expected one "
+                                "entry per example")
         if len(self.x) != len(self.y):
             raise DataError(
                 f"inputs and targets differ in length: {len(self.x)} inputs, "

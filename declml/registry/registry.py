@@ -16,6 +16,15 @@ __all__ = ["KINDS", "Component", "Registrar", "Registry", "suggest"]
 #: Component kinds, in the order their register hooks are called.
 KINDS: tuple[str, ...] = ("layer", "loss", "metric", "optimizer", "activation", "dataset")
 
+# Keras layers that are deliberately not registered, and why.
+_EXCLUDED_LAYERS = {
+    "Lambda": "it runs an arbitrary Python function",
+    "TFSMLayer": "it loads and runs a TensorFlow SavedModel",
+    "TorchModuleWrapper": "it wraps arbitrary PyTorch code",
+    "JaxLayer": "it wraps arbitrary JAX code",
+    "FlaxLayer": "it wraps arbitrary Flax code",
+}
+
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
@@ -126,7 +135,16 @@ class Registry:
         return found
 
     def unknown_message(self, kind: str, name: str) -> str:
-        return f"unknown {kind} {name!r}" + did_you_mean(name, self.tables[kind])
+        if kind == "layer" and name in _EXCLUDED_LAYERS:
+            return (f"layer {name!r} is not available: {_EXCLUDED_LAYERS[name]}; specs cannot "
+                    "run code — ship a custom layer in a plugin instead")
+        known = self.tables[kind]
+        hint = did_you_mean(name, known)
+        if not hint and 0 < len(known) <= 20:
+            hint = f"; known {kind}s: {', '.join(sorted(known))}"
+        elif not hint:
+            hint = f"; see 'declml schema' for all {len(known)} {kind}s"
+        return f"unknown {kind} {name!r}{hint}"
 
 
 class Registrar:

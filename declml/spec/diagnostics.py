@@ -24,6 +24,10 @@ _MAX_SHOWN = 60
 
 
 def _shown(value: Any) -> str:
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     text = repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
@@ -72,6 +76,10 @@ def _message(err: dict[str, Any], root: type[BaseModel], path: Path_) -> str:
     kind = err["type"]
     if kind == "missing":
         return "required key is missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping (indented 'key: value' lines); got {_shown(err.get('input'))}"
+    if kind == "list_type":
+        return f"expected a list ('- item' lines or [a, b]); got {_shown(err.get('input'))}"
     if kind == "extra_forbidden":
         key = path[-1]
         model = _model_at(root, path[:-1])

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from declml.errors import SpecError, SpecIssue
+from declml.errors import SpecError, SpecIssue, one_line
 from declml.spec.loader import Loaded, Location, Path_, format_path, parse_value
 
 __all__ = ["apply_overrides", "parse_override"]
@@ -48,7 +48,8 @@ def parse_override(text: str) -> tuple[Path_, Any]:
         value = parse_value(raw) if raw.strip() else None
     except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError,
             RecursionError) as exc:
-        raise SpecError([SpecIssue(path_text, f"value is not valid YAML: {exc}",
+        raise SpecError([SpecIssue(path_text, f"value is not valid YAML: {one_line(exc)}; "
+                                   "quote strings that contain ':', '[' or '{'",
                                    source)]) from None
     return tuple(parts), value
 

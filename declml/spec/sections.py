@@ -101,6 +101,11 @@ class DataSpec(StrictModel):
     options: dict[str, Any] = Field(default_factory=dict, exclude=True,
                                     json_schema_extra={"x-declml-flattened": True})
 
+    @field_validator("preprocessing", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: Any) -> Any:
+        return {} if value is None else value
+
     @model_validator(mode="before")
     @classmethod
     def _collect_options(cls, data: Any) -> Any:
@@ -325,6 +330,11 @@ class Spec(StrictModel):
     model: ModelSpec
     compile: CompileSpec
     fit: FitSpec = Field(default_factory=FitSpec)
+
+    @field_validator("fit", mode="before")
+    @classmethod
+    def _empty_fit_means_defaults(cls, value: Any) -> Any:
+        return {} if value is None else value
 
     @model_validator(mode="after")
     def _outputs_match_compile(self) -> Spec:
