@@ -28,6 +28,14 @@ def test_spec_validates(path, registry):
 def test_spec_builds(path, registry):
     from declml.builder.model import build_model
 
-    model = build_model(load_spec(path, registry=registry), registry)
+    spec = load_spec(path, registry=registry)
+    model = build_model(spec, registry)
     assert model.count_params() > 0
-    assert tuple(model.input_shape[1:]) == tuple(load_spec(path).model.input_shape)
+    if spec.model.inputs is None:
+        assert tuple(model.input_shape[1:]) == tuple(spec.model.input_shape)
+    else:
+        shapes = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
+        assert shapes == {n: tuple(i.shape) for n, i in spec.model.inputs.items()}
+    assert len(model.outputs) == len(spec.model.output_names)
+    if spec.model.outputs:
+        assert list(model.output_names) == spec.model.outputs
