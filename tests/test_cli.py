@@ -124,3 +124,18 @@ def test_bad_data_path_is_a_user_error(write_spec, tmp_path):
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_train_refuses_multi_input_models_before_loading_data(tmp_path):
+    result = runner.invoke(app, ["train", str(SPECS / "multi_input_functional.yaml"),
+                                 "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "has 3 inputs and 2 outputs" in result.stderr
+    assert "data:" not in result.stderr  # refused before any data was read
+    assert not (tmp_path / "r").exists()
+
+
+def test_validate_and_build_announce_a_search_space():
+    result = runner.invoke(app, ["validate", str(SPECS / "digits_depth_search.yaml")])
+    assert result.exit_code == 0
+    assert "search space of 6 hyperparameters" in result.stdout

@@ -54,12 +54,6 @@ def _history_writer(keras: Any, run: RunDirectory, history: dict[str, list[float
 
 def check_shapes(model: Any, data: Prepared) -> None:
     """Catch the common input/target shape mistakes before Keras does, with a fix."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise DataError(
-            "this model has several inputs or outputs, and the built-in datasets provide one "
-            "input array and one target array; train it from Python with named arrays, or "
-            "use a dataset plugin that provides them by name"
-        )
     for split_name, split in (("train", data.train), ("test", data.test),
                               ("validation", data.validation)):
         if split is not None:
@@ -138,6 +132,13 @@ def train(
     if point:
         log("note: the spec declares a search space; training its default point ("
             + ", ".join(f"{k}={v!r}" for k, v in point.items()) + "); use declml tune to search")
+    if len(spec.model.input_names) != 1 or len(spec.model.output_names) != 1:
+        raise DataError(
+            f"model {spec.name!r} has {len(spec.model.input_names)} inputs and "
+            f"{len(spec.model.output_names)} outputs, but the built-in datasets provide one "
+            "input array and one target array; build it with declml.build_model(spec) and "
+            "fit it from Python with named arrays"
+        )
     started = time.perf_counter()
     data = prepare(spec, registry, log=log)
     model = build_model(spec, registry)
