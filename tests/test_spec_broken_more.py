@@ -195,7 +195,7 @@ def test_tab_indented_json_errors_keep_line_numbers(write_spec, registry):
     ("fit.epoch=3", "fit.epoch", "unknown key 'epoch'; did you mean 'epochs'"),
     ("fit.epochs.x=3", "fit.epochs.x", "not a mapping or a list"),
     ("model.layers.first=3", "model.layers.first", "index it with a number"),
-    ("fit.epochs=&x [*x]", "fit.epochs", "valid integer"),
+    ("fit.epochs=&x [*x]", "fit.epochs", "recursive alias"),
     ("data.preprocessing=7", "data.preprocessing", "expected a mapping"),
 ])
 def test_override_errors_are_attributed_to_the_override(write_spec, registry, override, path,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-__all__ = ["CUSTOM_KINDS", "StrictModel", "raise_issues", "spec_error"]
+__all__ = ["CUSTOM_KINDS", "StrictModel", "other_place", "raise_issues", "spec_error"]
 
 
 class StrictModel(BaseModel):
@@ -25,6 +26,33 @@ def spec_error(kind: str, message: str, loc: Sequence[str | int], value: Any) ->
     """One custom line error for :func:`raise_issues` (``message`` is used verbatim)."""
     CUSTOM_KINDS.add(kind)
     return {"type": PydanticCustomError(kind, message), "loc": tuple(loc), "input": value}
+
+
+_REF = "\x00"
+
+
+def other_place(path: Sequence[str | int]) -> str:
+    """Name another place in the spec inside a message; the error report adds its line.
+
+    Errors that involve two places (a name used twice, a hyperparameter defined
+    twice) show both: the error's own location and this one.
+    """
+    return _REF + json.dumps(list(path)) + _REF
+
+
+def as_details(exc: ValidationError) -> list[InitErrorDetails]:
+    """A ValidationError's errors as details that can be raised again, merged with others."""
+    out: list[InitErrorDetails] = []
+    for e in exc.errors():
+        if e["type"] in CUSTOM_KINDS:
+            out.append(spec_error(e["type"], e["msg"], e["loc"], e.get("input")))
+        else:
+            detail: dict[str, Any] = {"type": e["type"], "loc": e["loc"],
+                                      "input": e.get("input")}
+            if "ctx" in e:
+                detail["ctx"] = e["ctx"]
+            out.append(detail)  # type: ignore[arg-type]
+    return out
 
 
 def raise_issues(errors: list[InitErrorDetails], title: str = "Spec") -> None:

@@ -7,6 +7,8 @@ what was received, and a did-you-mean for unknown keys.
 
 from __future__ import annotations
 
+import json
+import re
 import types
 import typing
 from typing import Any
@@ -99,6 +101,19 @@ def _message(err: dict[str, Any], root: type[BaseModel], path: Path_) -> str:
     return f"{msg}; got {_shown(err['input'])}"
 
 
+_OTHER_PLACE = re.compile("\x00(.*?)\x00")
+
+
+def _resolve_places(message: str, loaded: Loaded) -> str:
+    """Spell out the other places a message names, with their file positions."""
+    def spell(match: re.Match[str]) -> str:
+        path = tuple(json.loads(match.group(1)))
+        location = loaded.locate(path)
+        return format_path(path) + (f" ({location})" if location else "")
+
+    return _OTHER_PLACE.sub(spell, message)
+
+
 def issues_from_validation(exc: ValidationError, loaded: Loaded,
                            root: type[BaseModel]) -> list[SpecIssue]:
     """Every error in ``exc`` as a located, readable :class:`SpecIssue`, in file order."""
@@ -108,7 +123,7 @@ def issues_from_validation(exc: ValidationError, loaded: Loaded,
         location = loaded.locate(path, key=err["type"] in {"extra_forbidden", "unknown_key",
                                                            "unknown_argument"})
         order = (location.line or 0, location.column or 0) if location else (0, 0)
-        issue = SpecIssue(format_path(path), _message(err, root, path),
+        issue = SpecIssue(format_path(path), _resolve_places(_message(err, root, path), loaded),
                           str(location) if location else None)
         issues.append((order, issue))
     issues.sort(key=lambda item: item[0])

@@ -20,7 +20,7 @@ from pydantic import PlainSerializer, ValidationError, ValidationInfo, WithJsonS
 from pydantic_core import InitErrorDetails
 
 from declml.registry.registry import Registry, did_you_mean
-from declml.spec.base import raise_issues, spec_error
+from declml.spec.base import other_place, raise_issues, spec_error
 from declml.spec.components import ComponentSpec, check_component, registry_of
 from declml.spec.hyper import Hyper, is_hyper, parse_hyper
 
@@ -187,9 +187,9 @@ def check_graph(
         if node.name is None:
             continue
         if node.name in first_seen:
-            where = ".".join(str(p) for p in first_seen[node.name])
+            where = other_place(("model", *first_seen[node.name]))
             errors.append(spec_error("duplicate_name", f"name {node.name!r} is already used "
-                                     f"by model.{where}; names must be unique",
+                                     f"by {where}; names must be unique",
                                      ("layers", i, "name"), node.name))
         else:
             first_seen[node.name] = ("layers", i)

@@ -224,14 +224,18 @@ def default_value(hyper: Hyper) -> Any:
     return p.get("value")
 
 
-def find_hypers(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
-    """Every hyperparameter mapping in dumped spec data, with its path."""
+def find_hypers(data: Any, path: tuple[Any, ...] = (),
+                _open: frozenset[int] = frozenset()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """Every hyperparameter mapping in spec data, with its path (safe on cyclic data)."""
     if is_hyper(data):
         yield path, data
         return
+    if id(data) in _open:
+        return
+    inner = _open | {id(data)}
     if isinstance(data, dict):
         for key, value in data.items():
-            yield from find_hypers(value, (*path, key))
+            yield from find_hypers(value, (*path, key), inner)
     elif isinstance(data, list):
         for i, value in enumerate(data):
-            yield from find_hypers(value, (*path, i))
+            yield from find_hypers(value, (*path, i), inner)

@@ -115,9 +115,31 @@ def _int_12(loader: SpecLoader, node: yaml.ScalarNode) -> int:
 SpecLoader.add_constructor("tag:yaml.org,2002:int", _int_12)
 
 
-def parse_value(text: str) -> Any:
-    """One YAML value (for ``--set``), with the same 1.2 rules as spec files."""
-    return yaml.load(text, Loader=SpecLoader)
+def parse_value(text: str, origin: str = "<value>") -> Any:
+    """One YAML value (for ``--set``), read with the same rules and limits as spec files.
+
+    Raises:
+        SpecError: the text is not valid YAML or holds something a spec may not.
+    """
+    try:
+        node = yaml.compose(text, Loader=SpecLoader)
+    except RecursionError:
+        raise SpecError([SpecIssue("", "the value is nested too deeply", origin)]) from None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecIssue("", f"not valid YAML: {' '.join(str(problem).split())}; "
+                                       "quote strings that contain ':', '[' or '{'",
+                                   origin)]) from None
+    if node is None:
+        return None
+    composer = _Composer(origin)
+    try:
+        value = composer.convert(node, ())
+    except (_TooLarge, RecursionError):
+        raise SpecError([SpecIssue("", "the value is too large", origin)]) from None
+    if composer.issues:
+        raise SpecError([SpecIssue(i.path, i.message, origin) for i in composer.issues])
+    return value
 
 
 class _Composer:

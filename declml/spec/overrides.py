@@ -6,9 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-import yaml
-
-from declml.errors import SpecError, SpecIssue, one_line
+from declml.errors import SpecError, SpecIssue
 from declml.spec.loader import Loaded, Location, Path_, format_path, parse_value
 
 __all__ = ["apply_overrides", "parse_override"]
@@ -45,12 +43,10 @@ def parse_override(text: str) -> tuple[Path_, Any]:
         raise SpecError([SpecIssue("", f"cannot read the path {path_text!r}; use dots and "
                                        "list indexes, e.g. model.layers.0.units", source)])
     try:
-        value = parse_value(raw) if raw.strip() else None
-    except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError,
-            RecursionError) as exc:
-        raise SpecError([SpecIssue(path_text, f"value is not valid YAML: {one_line(exc)}; "
-                                   "quote strings that contain ':', '[' or '{'",
-                                   source)]) from None
+        value = parse_value(raw, source) if raw.strip() else None
+    except SpecError as exc:
+        raise SpecError([SpecIssue(path_text, f"value: {i.message}", source)
+                         for i in exc.issues]) from None
     return tuple(parts), value
 
 

@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from declml.registry.registry import did_you_mean
-from declml.spec.base import StrictModel, raise_issues, spec_error
+from declml.spec.base import StrictModel, as_details, raise_issues, spec_error
 from declml.spec.components import (
     ComponentSpec,
     LossRef,
@@ -330,6 +330,22 @@ class Spec(StrictModel):
     model: ModelSpec
     compile: CompileSpec
     fit: FitSpec = Field(default_factory=FitSpec)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _space_checked_even_if_sections_fail(cls, data: Any, handler: Any) -> Any:
+        """Search-space problems are reported together with every other error."""
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            if not isinstance(data, dict):
+                raise
+            errors = as_details(exc)
+            seen = {(tuple(e["loc"]), str(e.get("input"))) for e in errors}
+            errors += [e for e in check_space(data)
+                       if (tuple(e["loc"]), str(e.get("input"))) not in seen]
+            raise_issues(errors)
+            raise
 
     @field_validator("fit", mode="before")
     @classmethod

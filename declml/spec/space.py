@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails
 
 from declml.registry.registry import did_you_mean
-from declml.spec.base import spec_error
+from declml.spec.base import other_place, spec_error
 from declml.spec.hyper import Hyper, default_value, find_hypers, is_hyper, parse_hyper
 from declml.spec.loader import format_path
 
@@ -51,7 +51,7 @@ def _collect(data: dict[str, Any]) -> tuple[dict[str, Dimension], list[InitError
         elif not first.hyper.same_definition(hyper):
             errors.append(spec_error(
                 "hyper_conflict", f"hyperparameter {name!r} is also defined, differently, at "
-                f"{format_path(first.path)}; define it once and write {{hp: {name}}} in the "
+                f"{other_place(first.path)}; define it once and write {{hp: {name}}} in the "
                 "other places", path, raw))
     return dims, errors, refs
 
