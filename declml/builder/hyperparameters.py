@@ -30,7 +30,7 @@ def declare(hp: Any, spec: Spec) -> dict[str, Any]:
             cond = {"parent_name": h.when[0], "parent_values": list(h.when[1])}
         p = h.params
         if h.kind == "int":
-            value = hp.Int(name, p["min"], p["max"], step=p["step"] or 1,
+            value = hp.Int(name, p["min"], p["max"], step=p["step"],
                            sampling=p["sampling"], default=h.default, **cond)
         elif h.kind == "float":
             value = hp.Float(name, float(p["min"]), float(p["max"]), step=p["step"],

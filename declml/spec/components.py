@@ -120,11 +120,21 @@ def check_component(
         else:
             components.append(component)
     for component in components:
-        _check_args(component, args, errors, searched_name=isinstance(name, Hyper))
+        _check_args(component, _args_for(component.name, name, args), errors,
+                    searched_name=isinstance(name, Hyper))
     if kind == "layer" and isinstance(name, str):
         args = _check_layer_args(name, args, registry, errors)
     raise_issues(errors)
     return ComponentSpec(name, args, short)
+
+
+def _args_for(candidate: str, name: str | Hyper, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments that apply to one searched component: ``when`` may leave some out."""
+    if not isinstance(name, Hyper) or name.name is None:
+        return args
+    return {arg: value for arg, value in args.items()
+            if not (isinstance(value, Hyper) and value.when is not None
+                    and value.when[0] == name.name and candidate not in value.when[1])}
 
 
 def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDetails], *,
@@ -135,11 +145,12 @@ def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDeta
     for arg, value in args.items():
         info = params.get(arg)
         if info is None:
-            if isinstance(value, Hyper) and value.when is not None and searched_name:
-                continue  # conditional: only meant for some of the searched components
             hint = did_you_mean(arg, params) or (
                 f"; {name} takes no arguments" if not params else
                 f"; {name} accepts: {', '.join(sorted(params))}")
+            if searched_name:
+                hint += (f" (to pass {arg!r} only to some of the searched types, name the type "
+                         f"choice and add when: {{NAME: [...]}} to {arg!r})")
             errors.append(spec_error("unknown_argument",
                                      f"{name} has no argument {arg!r}{hint}", (arg,), arg))
             continue

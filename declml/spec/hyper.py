@@ -114,6 +114,11 @@ def _range(kind: str, spec: Any, errors: list[InitErrorDetails]) -> dict[str, An
     if out["sampling"] not in _SAMPLING:
         errors.append(spec_error("bad_hyper", f"sampling must be one of {', '.join(_SAMPLING)}; "
                                  f"got {out['sampling']!r}", (kind, "sampling"), out["sampling"]))
+    elif (out["sampling"] != "linear" and integer and step is not None
+          and _num(step, True) and step <= 1):
+        errors.append(spec_error("bad_hyper", f"with {out['sampling']} sampling an int step "
+                                 f"multiplies (2 doubles); it must be > 1, got {step!r}",
+                                 (kind, "step"), step))
     elif out["sampling"] != "linear" and ok and out["min"] <= 0:
         errors.append(spec_error("bad_hyper", f"{out['sampling']} sampling needs min > 0; got "
                                  f"{out['min']}", (kind, "min"), out["min"]))

@@ -137,5 +137,14 @@ def substitute_data(data: Any, values: dict[str, Any], path: tuple[Any, ...] = (
             out[key] = substitute_data(value, values, (*path, key))
         return out
     if isinstance(data, list):
-        return [substitute_data(v, values, (*path, i)) for i, v in enumerate(data)]
+        out_list = []
+        for i, value in enumerate(data):
+            if is_hyper(value):
+                hyper = parse_hyper(value)
+                name = hyper.ref if hyper.kind == "hp" else hyper.name or format_path((*path, i))
+                if values.get(name) is not None:
+                    out_list.append(values[name])
+                continue
+            out_list.append(substitute_data(value, values, (*path, i)))
+        return out_list
     return data
