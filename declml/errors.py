@@ -7,6 +7,7 @@ and exit code 2. Anything else escaping is a bug in declml.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,8 +28,6 @@ __all__ = [
 
 def one_line(exc: BaseException, limit: int = 500) -> str:
     """An exception's message on one line, without terminal colour codes, shortened."""
-    import re
-
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

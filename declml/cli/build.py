@@ -13,9 +13,9 @@ def build(spec: SpecPath, overrides: Overrides = None) -> None:
 
     parsed = load_spec(spec, overrides or [])
     from declml.builder.model import build_model
-    from declml.spec.api import fix_point
+    from declml.spec.space import default_point
 
-    _, point = fix_point(parsed)
+    point = default_point(parsed.model_dump(mode="json"))
     if point:
         err_console.print(
             f"note: the spec declares a search space of {len(point)} hyperparameters; "

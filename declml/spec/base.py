@@ -40,15 +40,16 @@ def other_place(path: Sequence[str | int]) -> str:
     return _REF + json.dumps(list(path)) + _REF
 
 
-def as_details(exc: ValidationError) -> list[InitErrorDetails]:
-    """A ValidationError's errors as details that can be raised again, merged with others."""
+def as_details(exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[InitErrorDetails]:
+    """A ValidationError's errors as details to raise again: merged with others, or nested
+    under ``prefix`` (the place the inner value sits)."""
     out: list[InitErrorDetails] = []
     for e in exc.errors():
+        loc = (*prefix, *e["loc"])
         if e["type"] in CUSTOM_KINDS:
-            out.append(spec_error(e["type"], e["msg"], e["loc"], e.get("input")))
+            out.append(spec_error(e["type"], e["msg"], loc, e.get("input")))
         else:
-            detail: dict[str, Any] = {"type": e["type"], "loc": e["loc"],
-                                      "input": e.get("input")}
+            detail: dict[str, Any] = {"type": e["type"], "loc": loc, "input": e.get("input")}
             if "ctx" in e:
                 detail["ctx"] = e["ctx"]
             out.append(detail)  # type: ignore[arg-type]

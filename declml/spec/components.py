@@ -22,14 +22,14 @@ from pydantic_core import InitErrorDetails
 
 from declml.registry.registry import Registry, did_you_mean
 from declml.spec.argtypes import check_arg
-from declml.spec.base import raise_issues, spec_error
+from declml.spec.base import as_details, raise_issues, spec_error
 from declml.spec.hyper import Hyper, is_hyper, parse_hyper
 
 __all__ = ["ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef", "check_component",
            "registry_of"]
 
 # Layer arguments whose string values name an activation.
-_ACTIVATION_ARGS = ("activation", "recurrent_activation")
+ACTIVATION_ARGS = ("activation", "recurrent_activation")
 
 
 @dataclass
@@ -60,8 +60,7 @@ def _parse_hyper_at(value: Any, loc: tuple[Any, ...],
     try:
         return parse_hyper(value)
     except ValidationError as exc:
-        errors.extend(spec_error(e["type"], e["msg"], (*loc, *e["loc"]), e.get("input"))
-                      for e in exc.errors())
+        errors.extend(as_details(exc, loc))
         return None
 
 
@@ -179,7 +178,7 @@ def _check_layer_args(
     """Activation names are checked; nested layers (Bidirectional's ``layer``) are parsed."""
     out = dict(args)
     for arg, value in args.items():
-        if arg in _ACTIVATION_ARGS and isinstance(value, str) and registry.names("activation"):
+        if arg in ACTIVATION_ARGS and isinstance(value, str) and registry.names("activation"):
             if registry.find("activation", value) is None:
                 errors.append(spec_error("unknown_component",
                                          registry.unknown_message("activation", value),
@@ -189,9 +188,7 @@ def _check_layer_args(
             try:
                 out[arg] = check_component("layer", value, registry, allow_short=False)
             except ValidationError as exc:  # re-nest the inner layer's errors under arg
-                for err in exc.errors():
-                    errors.append(spec_error(err["type"], err["msg"], (arg, *err["loc"]),
-                                             err.get("input")))
+                errors.extend(as_details(exc, (arg,)))
     return out
 
 

@@ -20,7 +20,7 @@ from pydantic import PlainSerializer, ValidationError, ValidationInfo, WithJsonS
 from pydantic_core import InitErrorDetails
 
 from declml.registry.registry import Registry, did_you_mean
-from declml.spec.base import other_place, raise_issues, spec_error
+from declml.spec.base import as_details, other_place, raise_issues, spec_error
 from declml.spec.components import ComponentSpec, check_component, registry_of
 from declml.spec.hyper import Hyper, is_hyper, parse_hyper
 
@@ -132,8 +132,7 @@ def check_node(value: Any, registry: Registry | None) -> LayerNode:
         try:
             node.layer = check_component("layer", rest, registry, allow_short=False)
         except ValidationError as exc:
-            errors.extend(spec_error(e["type"], e["msg"], e["loc"], e.get("input"))
-                          for e in exc.errors())
+            errors.extend(as_details(exc))
         else:
             name = node.layer.args.get("name")
             node.name = name if isinstance(name, str) else None
@@ -145,8 +144,7 @@ def _repeat_hyper(value: Any, errors: list[InitErrorDetails]) -> Hyper | None:
     try:
         hyper = parse_hyper(value)
     except ValidationError as exc:
-        errors.extend(spec_error(e["type"], e["msg"], ("repeat", *e["loc"]), e.get("input"))
-                      for e in exc.errors())
+        errors.extend(as_details(exc, ("repeat",)))
         return None
     bad = [v for v in hyper.candidates()
            if isinstance(v, bool) or not isinstance(v, int) or v < 1]

@@ -12,6 +12,7 @@ from typing import Any
 
 from declml.registry.registry import Component, Registry
 from declml.spec.argtypes import arg_type
+from declml.spec.components import ACTIVATION_ARGS
 from declml.spec.sections import Spec
 
 __all__ = ["SCHEMA_ID", "spec_schema"]
@@ -56,11 +57,10 @@ _NODE_USES = [
                                                                 "again, with the same weights"},
                     "name": {"type": "string"}, "inputs": _NAMES}},
 ]
-_ACTIVATION_ARGS = ("activation", "recurrent_activation")
 
 
 def _arg_schema(arg: str, info: dict[str, Any], registry: Registry) -> dict[str, Any]:
-    if arg in _ACTIVATION_ARGS:
+    if arg in ACTIVATION_ARGS:
         schema: dict[str, Any] = {"enum": registry.names("activation")}
     else:
         expected = arg_type(arg, info)

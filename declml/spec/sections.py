@@ -103,7 +103,7 @@ class DataSpec(StrictModel):
 
     @field_validator("preprocessing", mode="before")
     @classmethod
-    def _empty_means_none(cls, value: Any) -> Any:
+    def _empty_means_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
 
     @model_validator(mode="before")
@@ -141,8 +141,7 @@ class DataSpec(StrictModel):
         try:
             parsed = model.model_validate(known, context=info.context)
         except ValidationError as exc:
-            errors.extend(spec_error(e["type"], _describe(e), e["loc"], e.get("input"))
-                          for e in exc.errors())
+            errors.extend(as_details(exc))
             parsed = None
         raise_issues(errors)
         return parsed.model_dump(exclude_unset=True) if parsed is not None else {}
@@ -160,12 +159,6 @@ class DataSpec(StrictModel):
         out = handler(self)
         out.update(self.options)
         return out
-
-
-def _describe(err: Any) -> str:
-    if err["type"] == "missing":
-        return "required key is missing"
-    return str(err["msg"])
 
 
 class InputSpec(StrictModel):
@@ -242,7 +235,7 @@ class CompileSpec(StrictModel):
     @field_validator("loss", mode="wrap")
     @classmethod
     def _loss_one_or_mapping(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
-        return _one_or_mapping(value, handler, info, LossAdapter)
+        return _one_or_mapping(value, info, LossAdapter)
 
     @field_validator("metrics", mode="wrap")
     @classmethod
@@ -252,7 +245,7 @@ class CompileSpec(StrictModel):
         return MetricsAdapter.validate_python(value, context=info.context)
 
 
-def _one_or_mapping(value: Any, handler: Any, info: ValidationInfo, adapter: Any) -> Any:
+def _one_or_mapping(value: Any, info: ValidationInfo, adapter: Any) -> Any:
     """A component, or a mapping of output name → component (not a ``type:`` mapping)."""
     if isinstance(value, dict) and "type" not in value:
         return _mapping(value, info, adapter)
@@ -265,8 +258,7 @@ def _mapping(value: dict[str, Any], info: ValidationInfo, adapter: Any) -> dict[
         try:
             out[key] = adapter.validate_python(item, context=info.context)
         except ValidationError as exc:
-            errors.extend(spec_error(e["type"], e["msg"], (key, *e["loc"]), e.get("input"))
-                          for e in exc.errors())
+            errors.extend(as_details(exc, (key,)))
     raise_issues(errors)
     return out
 
@@ -334,18 +326,16 @@ class Spec(StrictModel):
     @model_validator(mode="wrap")
     @classmethod
     def _space_checked_even_if_sections_fail(cls, data: Any, handler: Any) -> Any:
-        """Search-space problems are reported together with every other error."""
+        """The whole search space is checked here, on the spec as written, so its problems
+        are reported together with every other error (even when a section failed)."""
+        space_errors = check_space(data) if isinstance(data, dict) else []
         try:
-            return handler(data)
+            spec = handler(data)
         except ValidationError as exc:
-            if not isinstance(data, dict):
-                raise
-            errors = as_details(exc)
-            seen = {(tuple(e["loc"]), str(e.get("input"))) for e in errors}
-            errors += [e for e in check_space(data)
-                       if (tuple(e["loc"]), str(e.get("input"))) not in seen]
-            raise_issues(errors)
+            raise_issues([*as_details(exc), *space_errors])
             raise
+        raise_issues(space_errors)
+        return spec
 
     @field_validator("fit", mode="before")
     @classmethod
@@ -366,7 +356,6 @@ class Spec(StrictModel):
                             "unknown_output", f"{key!r} is not an output of the model "
                             f"(outputs: {', '.join(outputs)}){did_you_mean(key, outputs)}",
                             ("compile", section, key), key))
-        errors.extend(check_space(self.model_dump(mode="json")))
         raise_issues(errors)
         return self
 

@@ -31,6 +31,13 @@ class Dimension:
     path: tuple[Any, ...]
 
 
+def dimension_name(hyper: Hyper, path: tuple[Any, ...]) -> str:
+    """The name a value is known by: its reference, its explicit name, or its path."""
+    if hyper.kind == "hp":
+        return str(hyper.ref)
+    return hyper.name or format_path(path)
+
+
 def _collect(data: dict[str, Any]) -> tuple[dict[str, Dimension], list[InitErrorDetails],
                                              list[tuple[tuple[Any, ...], Hyper]]]:
     dims: dict[str, Dimension] = {}
@@ -44,7 +51,7 @@ def _collect(data: dict[str, Any]) -> tuple[dict[str, Dimension], list[InitError
         if hyper.kind == "hp":
             refs.append((path, hyper))
             continue
-        name = hyper.name or format_path(path)
+        name = dimension_name(hyper, path)
         first = dims.get(name)
         if first is None:
             dims[name] = Dimension(name, hyper, path)
@@ -127,10 +134,7 @@ def substitute_data(data: Any, values: dict[str, Any], path: tuple[Any, ...] = (
         out = {}
         for key, value in data.items():
             if is_hyper(value):
-                hyper = parse_hyper(value)
-                name = hyper.ref if hyper.kind == "hp" else hyper.name or format_path(
-                    (*path, key))
-                chosen = values.get(name)
+                chosen = values.get(dimension_name(parse_hyper(value), (*path, key)))
                 if chosen is not None:
                     out[key] = chosen
                 continue
@@ -140,10 +144,9 @@ def substitute_data(data: Any, values: dict[str, Any], path: tuple[Any, ...] = (
         out_list = []
         for i, value in enumerate(data):
             if is_hyper(value):
-                hyper = parse_hyper(value)
-                name = hyper.ref if hyper.kind == "hp" else hyper.name or format_path((*path, i))
-                if values.get(name) is not None:
-                    out_list.append(values[name])
+                chosen = values.get(dimension_name(parse_hyper(value), (*path, i)))
+                if chosen is not None:
+                    out_list.append(chosen)
                 continue
             out_list.append(substitute_data(value, values, (*path, i)))
         return out_list
