@@ -37,8 +37,10 @@ __all__ = [
     "TuningError",
     "UnknownComponentError",
     "build_model",
+    "evaluate",
     "get_registry",
     "hookimpl",
+    "load_run",
     "load_spec",
     "spec_from_data",
     "train",
@@ -50,6 +52,8 @@ _LAZY = {
     "build_model": "declml.builder.model",
     "train": "declml.run.train",
     "get_registry": "declml.registry.manager",
+    "evaluate": "declml.run.evaluate",
+    "load_run": "declml.run.saved",
 }
 
 

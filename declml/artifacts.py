@@ -4,7 +4,8 @@ Layout::
 
     RUN_DIR/
       spec.lock.yaml   the resolved spec (defaults and --set overrides applied)
-      run.json         status, timings, seed, spec hash, library versions
+      run.json         status, timings, seed, spec hash, library versions, plugins used
+      transforms.json  fitted data transforms (only when the spec declares some)
       history.json     per-epoch training metrics (rewritten after every epoch)
       metrics.json     test-split metrics
       model.keras      the trained model (Keras v3 format, loads with safe_mode)

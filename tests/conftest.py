@@ -69,3 +69,34 @@ fit:
 @pytest.fixture
 def tiny_spec_text() -> str:
     return TINY_SPEC
+
+
+EXAMPLE_PLUGIN_SRC = REPO / "plugins" / "declml-example" / "src"
+#: Specs in specs/ that use the example plugin under plugins/.
+PLUGIN_SPECS = {"shapes_se_focal.yaml"}
+
+
+def example_plugin():
+    """The example plugin's registration module, installed or from the source tree."""
+    import importlib
+    import sys
+
+    try:
+        return importlib.import_module("declml_example.plugin")
+    except ImportError:
+        sys.path.insert(0, str(EXAMPLE_PLUGIN_SRC))
+        return importlib.import_module("declml_example.plugin")
+
+
+_EXAMPLE_REGISTRY = []
+
+
+def registry_for_spec(path: Path, registry):
+    """The built-in registry, or one with the example plugin for the specs that use it."""
+    if path.name not in PLUGIN_SPECS:
+        return registry
+    if not _EXAMPLE_REGISTRY:
+        from declml.testing import plugin_registry
+
+        _EXAMPLE_REGISTRY.append(plugin_registry(("example", example_plugin())))
+    return _EXAMPLE_REGISTRY[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from declml.spec.api import load_spec
-from tests.conftest import SPECS
+from tests.conftest import SPECS, registry_for_spec
 
 ALL_SPECS = sorted(
     p for p in SPECS.iterdir()
@@ -19,6 +19,7 @@ def test_there_are_specs():
 
 @pytest.mark.parametrize("path", ALL_SPECS, ids=[p.name for p in ALL_SPECS])
 def test_spec_validates(path, registry):
+    registry = registry_for_spec(path, registry)
     spec = load_spec(path, registry=registry)
     assert spec.name == path.stem
 
@@ -28,6 +29,7 @@ def test_spec_validates(path, registry):
 def test_spec_builds(path, registry):
     from declml.builder.model import build_model
 
+    registry = registry_for_spec(path, registry)
     spec = load_spec(path, registry=registry)
     model = build_model(spec, registry)
     assert model.count_params() > 0

@@ -11,21 +11,13 @@ from typing import Any
 
 from declml.backend import import_keras
 from declml.builder.components import instantiate, make_layer
-from declml.errors import BuildError, one_line
+from declml.errors import BuildError, PluginError, one_line
 from declml.registry.registry import Registry
-from declml.spec.api import fix_point
+from declml.spec.api import fix_point, registry_for
 from declml.spec.graph import LayerNode
 from declml.spec.sections import ModelSpec, Spec
 
 __all__ = ["build_model", "compile_model"]
-
-
-def _registry(registry: Registry | None) -> Registry:
-    if registry is not None:
-        return registry
-    from declml.registry.manager import get_registry
-
-    return get_registry()
 
 
 def build_model(spec: Spec, registry: Registry | None = None, *, compile: bool = True) -> Any:
@@ -37,7 +29,7 @@ def build_model(spec: Spec, registry: Registry | None = None, *, compile: bool =
     Raises:
         BuildError: Keras refused a layer, its arguments, or the compile settings.
     """
-    registry = _registry(registry)
+    registry = registry or registry_for(spec)
     spec, _ = fix_point(spec, registry=registry)  # a search space builds its default point
     keras = import_keras(spec.backend)
     keras.utils.set_random_seed(spec.seed)
@@ -48,6 +40,9 @@ def build_model(spec: Spec, registry: Registry | None = None, *, compile: bool =
         model = _functional(keras, spec.model, registry, name)
     if compile:
         compile_model(model, spec, registry)
+    for plugin, exc in registry.run_hook("declml_model_built", model=model, spec=spec):
+        raise PluginError(f"plugin {plugin!r} failed after the model was built "
+                          f"(declml_model_built): {type(exc).__name__}: {exc}") from exc
     return model
 
 

@@ -38,6 +38,9 @@ EXCLUDED = {
                              "lossscaleoptimizer"}),
     "activations": frozenset(),
 }
+# Callbacks a spec may use: the others take functions, write outside the run directory,
+# talk to the network, or duplicate what the run directory already does.
+CALLBACKS = ("EarlyStopping", "ReduceLROnPlateau", "TerminateOnNaN", "SwapEMAWeights")
 # Strings that Model.compile resolves itself (it picks the right accuracy for the loss).
 COMPILE_METRIC_ALIASES = ("accuracy", "acc", "crossentropy", "ce")
 
@@ -125,6 +128,11 @@ def generate_catalog() -> dict[str, Any]:
             entry["params"] = _params_of(obj, closed) if inspect.isclass(obj) else {}
             table[name] = entry
         catalog[family] = table
+    catalog["callbacks"] = {
+        name: {"target": f"keras.callbacks:{name}",
+               "params": _params_of(getattr(keras.callbacks, name), (keras.callbacks.Callback,))}
+        for name in CALLBACKS if hasattr(keras.callbacks, name)
+    }
     for alias in COMPILE_METRIC_ALIASES:
         catalog["metrics"].setdefault(alias, {"target": None, "params": {}})
     return catalog

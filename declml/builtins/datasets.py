@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from declml.registry.hookspecs import hookimpl
-from declml.registry.registry import Registrar
+from declml.registry.registry import DatasetRegistrar
 from declml.spec.base import StrictModel
 
 
@@ -36,10 +36,7 @@ class NpzOptions(StrictModel):
 
 
 @hookimpl
-def declml_register_datasets(register: Registrar) -> None:
-    register.add("digits", "declml.data.sources:load_digits", options=DigitsOptions,
-                 description=DigitsOptions.__doc__ or "")
-    register.add("mnist", "declml.data.sources:load_mnist", options=MnistOptions,
-                 description=MnistOptions.__doc__ or "")
-    register.add("npz", "declml.data.sources:load_npz", options=NpzOptions,
-                 description=NpzOptions.__doc__ or "")
+def declml_register_datasets(register: DatasetRegistrar) -> None:
+    register.dataset("digits", "declml.data.sources:load_digits", spec_model=DigitsOptions)
+    register.dataset("mnist", "declml.data.sources:load_mnist", spec_model=MnistOptions)
+    register.dataset("npz", "declml.data.sources:load_npz", spec_model=NpzOptions)

@@ -1,4 +1,4 @@
-"""Built-in plugin: every Keras layer, loss, metric, optimizer and activation.
+"""Built-in plugin: Keras layers, losses, metrics, optimizers, activations, callbacks.
 
 Names and arguments come from the shipped catalogue (see
 :mod:`declml.builtins.catalog`), so registering them does not import Keras.
@@ -10,7 +10,15 @@ from typing import Any
 
 from declml.builtins.catalog import load_catalog
 from declml.registry.hookspecs import hookimpl
-from declml.registry.registry import Registrar
+from declml.registry.registry import (
+    ActivationRegistrar,
+    CallbackRegistrar,
+    LayerRegistrar,
+    LossRegistrar,
+    MetricRegistrar,
+    OptimizerRegistrar,
+    Registrar,
+)
 
 
 def _add_family(register: Registrar, family: str, *, passthrough: bool) -> None:
@@ -25,25 +33,30 @@ def _add_family(register: Registrar, family: str, *, passthrough: bool) -> None:
 
 
 @hookimpl
-def declml_register_layers(register: Registrar) -> None:
+def declml_register_layers(register: LayerRegistrar) -> None:
     _add_family(register, "layers", passthrough=False)
 
 
 @hookimpl
-def declml_register_losses(register: Registrar) -> None:
+def declml_register_losses(register: LossRegistrar) -> None:
     _add_family(register, "losses", passthrough=True)
 
 
 @hookimpl
-def declml_register_metrics(register: Registrar) -> None:
+def declml_register_metrics(register: MetricRegistrar) -> None:
     _add_family(register, "metrics", passthrough=True)
 
 
 @hookimpl
-def declml_register_optimizers(register: Registrar) -> None:
+def declml_register_optimizers(register: OptimizerRegistrar) -> None:
     _add_family(register, "optimizers", passthrough=True)
 
 
 @hookimpl
-def declml_register_activations(register: Registrar) -> None:
+def declml_register_activations(register: ActivationRegistrar) -> None:
     _add_family(register, "activations", passthrough=True)
+
+
+@hookimpl
+def declml_register_callbacks(register: CallbackRegistrar) -> None:
+    _add_family(register, "callbacks", passthrough=False)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from declml.cli.errors import console, err_console, guarded
-from declml.cli.options import Overrides, SpecPath
+from declml.cli.options import AllowLocalPlugins, Overrides, SpecPath, allow_flag
 
 
 @guarded
-def build(spec: SpecPath, overrides: Overrides = None) -> None:
+def build(spec: SpecPath, overrides: Overrides = None,
+          allow_local_plugins: AllowLocalPlugins = False) -> None:
     """Build the spec's model and print its summary (layers, output shapes, parameters)."""
     from declml.spec.api import load_spec
 
-    parsed = load_spec(spec, overrides or [])
+    parsed = load_spec(spec, overrides or [],
+                         allow_local_plugins=allow_flag(allow_local_plugins))
     from declml.builder.model import build_model
     from declml.spec.space import default_point
 

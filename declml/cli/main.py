@@ -11,11 +11,16 @@ from typing import Annotated
 import typer
 
 from declml.cli.build import build
+from declml.cli.evaluate import evaluate
+from declml.cli.plugin_commands import PluginCommandGroup
+from declml.cli.plugins import plugins
+from declml.cli.predict import predict
 from declml.cli.schema import schema
 from declml.cli.train import train
 from declml.cli.validate import validate
 
 app = typer.Typer(
+    cls=PluginCommandGroup,
     name="declml",
     help="Declarative deep learning: describe an experiment in one YAML spec; declml "
          "validates it, builds the Keras model, trains it and saves the run.",
@@ -50,7 +55,10 @@ def _root(
 app.command("validate")(validate)
 app.command("build")(build)
 app.command("train")(train)
+app.command("evaluate")(evaluate)
+app.command("predict")(predict)
 app.command("schema")(schema)
+app.command("plugins")(plugins)
 
 
 def main() -> None:

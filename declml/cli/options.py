@@ -29,3 +29,24 @@ Output = Annotated[
                  "(default: runs/<name>-<timestamp>). Never overwritten.",
                  show_default=False),
 ]
+
+AllowLocalPlugins = Annotated[
+    bool,
+    typer.Option(
+        "--allow-local-plugins",
+        help="Load the local plugin modules the spec's 'plugins:' names. This runs their "
+             "Python code: use it only for specs you trust (also: "
+             "DECLML_ALLOW_LOCAL_PLUGINS=1).",
+    ),
+]
+
+RunDir = Annotated[
+    Path,
+    typer.Argument(help="A run directory written by 'declml train'.", show_default=False,
+                   metavar="RUN_DIR"),
+]
+
+
+def allow_flag(value: bool) -> bool | None:
+    """The flag when given, else None (the environment variable decides)."""
+    return True if value else None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from declml.data.preprocessing import preprocess
 from declml.data.splits import Split, Splits, holdout
+from declml.data.transforms import FittedTransform, apply_transforms, fit_transforms
 from declml.errors import DataError
 from declml.registry.registry import Registry
 from declml.spec.sections import Spec
@@ -25,6 +26,7 @@ class Prepared:
     test: Split
     notes: list[str]
     test_split_used: float | None = None
+    transforms: list[FittedTransform] = field(default_factory=list)
 
 
 def load_splits(spec: Spec, registry: Registry) -> Splits:
@@ -40,8 +42,13 @@ def load_splits(spec: Spec, registry: Registry) -> Splits:
     return splits
 
 
-def prepare(spec: Spec, registry: Registry, *, log=None) -> Prepared:
-    """Load, split and preprocess the data a spec declares."""
+def prepare(spec: Spec, registry: Registry, *, log=None,
+            fitted: list[FittedTransform] | None = None) -> Prepared:
+    """Load, split and preprocess the data a spec declares.
+
+    ``fitted`` are transforms restored from a run directory: they are applied
+    as saved instead of being fitted again (``declml evaluate``).
+    """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     splits = load_splits(spec, registry)
     notes: list[str] = []
@@ -64,7 +71,19 @@ def prepare(spec: Spec, registry: Registry, *, log=None) -> Prepared:
     test = preprocess(test, steps, "test")
     if validation is not None:
         validation = preprocess(validation, steps, "validation")
-    elif choice == "test":
+    if fitted is None and spec.data.transforms:  # fitted on the training split only
+        fitted, x_train = fit_transforms(spec.data.transforms, registry, train.x)
+        train = Split(x_train, train.y)
+    elif fitted:
+        train = Split(apply_transforms(fitted, train.x), train.y)
+    fitted = fitted or []
+    if fitted:
+        test = Split(apply_transforms(fitted, test.x), test.y)
+        if validation is not None:
+            validation = Split(apply_transforms(fitted, validation.x), validation.y)
+        notes.append("transforms (fitted on the training split): "
+                     + ", ".join(str(f.ref.type) for f in fitted))
+    if validation is None and choice == "test":
         validation = test
     notes.append(f"data: {len(train)} train, "
                  f"{len(validation) if validation is not None else 0} validation"
@@ -72,4 +91,4 @@ def prepare(spec: Spec, registry: Registry, *, log=None) -> Prepared:
     for note in notes:
         log(note)
     used = (spec.data.test_split or DEFAULT_TEST_SPLIT) if splits.test is None else None
-    return Prepared(train, validation, test, notes, used)
+    return Prepared(train, validation, test, notes, used, fitted)

@@ -8,12 +8,20 @@ from declml.data.splits import Split
 from declml.errors import DataError
 from declml.spec.sections import Preprocessing
 
-__all__ = ["preprocess"]
+__all__ = ["preprocess", "preprocess_inputs"]
 
 
 def preprocess(split: Split, steps: Preprocessing, name: str) -> Split:
     """Apply ``steps`` to one split; ``name`` labels errors (``train``, ``test``)."""
-    x, y = split.x, split.y
+    x = preprocess_inputs(split.x, steps, name)
+    y = split.y
+    if steps.one_hot is not None:
+        y = _one_hot(y, steps.one_hot, name)
+    return Split(x, y)
+
+
+def preprocess_inputs(x: np.ndarray, steps: Preprocessing, name: str) -> np.ndarray:
+    """The input half of :func:`preprocess` (also applied by ``predict`` to new inputs)."""
     if steps.rescale is not None or not np.issubdtype(x.dtype, np.floating):
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
             raise DataError(f"{name} inputs have dtype {x.dtype}; declml needs numeric "
@@ -31,9 +39,7 @@ def preprocess(split: Split, steps: Preprocessing, name: str) -> Split:
                 f"({int(np.prod(want))} values)"
             )
         x = x.reshape((len(x), *want))
-    if steps.one_hot is not None:
-        y = _one_hot(y, steps.one_hot, name)
-    return Split(x, y)
+    return x
 
 
 def _one_hot(y: np.ndarray, classes: int, name: str) -> np.ndarray:

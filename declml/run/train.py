@@ -14,11 +14,14 @@ from typing import Any
 
 from declml.artifacts import HISTORY_FILE, METRICS_FILE, SPEC_FILE, RunDirectory, library_versions
 from declml.backend import import_keras
+from declml.builder.components import instantiate
 from declml.builder.model import build_model
 from declml.data.pipeline import Prepared, prepare
+from declml.data.transforms import TRANSFORMS_FILE
 from declml.errors import DataError, DeclmlError, one_line
 from declml.registry.registry import Registry
-from declml.spec.api import dump_spec, fix_point
+from declml.run.plugins import plugins_used
+from declml.spec.api import dump_spec, fix_point, registry_for
 from declml.spec.sections import Spec
 
 __all__ = ["RunResult", "TrainingFailed", "TrainingInterrupted", "train"]
@@ -119,9 +122,7 @@ def train(
         DeclmlError: bad data, a model Keras rejects, or an unwritable output.
         TrainingInterrupted: Ctrl-C; the partial model and history are saved.
     """
-    from declml.registry.manager import get_registry
-
-    registry = registry or get_registry()
+    registry = registry or registry_for(spec)
     log = log or (lambda msg: print(msg, file=sys.stderr))
     keras = import_keras(spec.backend)
     running_on = keras.backend.backend()
@@ -143,6 +144,8 @@ def train(
     data = prepare(spec, registry, log=log)
     model = build_model(spec, registry)
     check_shapes(model, data)
+    callbacks = [instantiate("callback", ref, registry, f"fit.callbacks[{i}]")
+                 for i, ref in enumerate(spec.fit.callbacks)]
 
     run = RunDirectory.create(output, spec.name)
     lock = dump_spec(_resolved(spec, data, running_on))
@@ -151,8 +154,11 @@ def train(
         status="running", started=run.now(), name=spec.name, seed=spec.seed,
         backend=running_on, spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
         command=run.argv(), versions=library_versions(),
+        plugins=plugins_used(spec, registry),
         **({"search_space_point": point} if point else {}),
     )
+    if data.transforms:
+        run.write_json(TRANSFORMS_FILE, [t.record() for t in data.transforms])
     log(f"run directory: {run.path}")
     history: dict[str, list[float]] = {}
     validation = (data.validation.x, data.validation.y) if data.validation is not None else None
@@ -162,7 +168,8 @@ def train(
         model.fit(
             data.train.x, data.train.y,
             epochs=spec.fit.epochs, batch_size=spec.fit.batch_size, shuffle=spec.fit.shuffle,
-            validation_data=validation, callbacks=[_history_writer(keras, run, history)],
+            validation_data=validation,
+            callbacks=[*callbacks, _history_writer(keras, run, history)],
             verbose=verbose,
         )
     fit_seconds = time.perf_counter() - started
@@ -172,11 +179,23 @@ def train(
                                  return_dict=True, verbose=0)
     metrics = {k: float(v) for k, v in metrics.items()}
     run.write_json(METRICS_FILE, {"split": "test", "examples": len(data.test), **metrics})
+    epochs_done = len(next(iter(history.values()), []))
     run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
-               epochs_completed=spec.fit.epochs, test_metrics=metrics)
+               epochs_completed=epochs_done, test_metrics=metrics)
+    if epochs_done < spec.fit.epochs:
+        log(f"note: training stopped after {epochs_done} of {spec.fit.epochs} epochs "
+            "(a callback stopped it)")
     if any(not math.isfinite(v) for v in metrics.values()):
         log("warning: some test metrics are not finite (written as null); the loss diverged "
             "or the data holds NaN/inf values")
+    failures = registry.run_hook("declml_run_finished", run_dir=run.path, spec=spec,
+                                 metrics=metrics)
+    for plugin, exc in failures:
+        log(f"warning: plugin {plugin!r} failed after the run (declml_run_finished): "
+            f"{type(exc).__name__}: {exc}; the run itself is complete")
+    if failures:
+        run.record(hook_errors=[f"{plugin}: {type(exc).__name__}: {one_line(exc)}"
+                                for plugin, exc in failures])
     return RunResult(run.path, metrics, history, model)
 
 

@@ -23,10 +23,10 @@ from pydantic_core import InitErrorDetails
 from declml.registry.registry import Registry, did_you_mean
 from declml.spec.argtypes import check_arg
 from declml.spec.base import as_details, raise_issues, spec_error
-from declml.spec.hyper import Hyper, is_hyper, parse_hyper
+from declml.spec.hyper import Hyper, default_value, is_hyper, parse_hyper
 
-__all__ = ["ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef", "check_component",
-           "registry_of"]
+__all__ = ["CallbackRef", "ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef",
+           "TransformRef", "check_component", "registry_of"]
 
 # Layer arguments whose string values name an activation.
 ACTIVATION_ARGS = ("activation", "recurrent_activation")
@@ -153,6 +153,8 @@ def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDeta
             errors.append(spec_error("unknown_argument",
                                      f"{name} has no argument {arg!r}{hint}", (arg,), arg))
             continue
+        if component.spec_model is not None:
+            continue  # the plugin's own model checks the values (below)
         candidates = value.candidates() if isinstance(value, Hyper) else [value]
         for candidate in candidates:
             if isinstance(candidate, dict):
@@ -170,6 +172,39 @@ def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDeta
             "missing_argument",
             f"{name} requires {', '.join(repr(m) for m in missing)}; add "
             + ", ".join(f"{m}: ..." for m in missing), (), args))
+    if component.spec_model is not None:
+        _check_with_model(component, {k: v for k, v in args.items()
+                                      if k in params and not isinstance(v, ComponentSpec)},
+                          errors)
+
+
+# Already reported by the argument table checks above.
+_REPORTED = {"missing", "extra_forbidden"}
+
+
+def _check_with_model(component: Any, args: dict[str, Any],
+                      errors: list[InitErrorDetails]) -> None:
+    """Validate the arguments against the plugin's Pydantic model: the default point
+    of any searched value first, then each value the search space can reach."""
+    base = {k: default_value(v) if isinstance(v, Hyper) else v for k, v in args.items()}
+    variants: list[tuple[str | None, dict[str, Any]]] = [(None, base)]
+    for arg, value in args.items():
+        if isinstance(value, Hyper):
+            variants += [(arg, {**base, arg: c}) for c in value.candidates()]
+    seen: set[tuple[Any, ...]] = set()
+    for searched, data in variants:
+        try:
+            component.spec_model.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                key = (err["loc"], err["msg"])
+                if err["type"] in _REPORTED or key in seen:
+                    continue
+                seen.add(key)
+                what = (f"the search space includes {data[searched]!r}" if searched
+                        else f"got {err.get('input')!r}")
+                errors.append(spec_error("bad_argument", f"{component.name}: {err['msg']}; "
+                                         f"{what}", err["loc"], err.get("input")))
 
 
 def _check_layer_args(
@@ -195,7 +230,8 @@ def _check_layer_args(
 def _example(kind: str) -> str:
     return {"layer": "{type: Dense, units: 10}", "optimizer": "adam or {type: adam, "
             "learning_rate: 0.001}", "loss": "categorical_crossentropy",
-            "metric": "accuracy"}.get(kind, "{type: ...}")
+            "metric": "accuracy", "callback": "{type: EarlyStopping, patience: 3}",
+            "transform": "standardize"}.get(kind, "{type: ...}")
 
 
 def _validator(kind: str, *, allow_short: bool) -> WrapValidator:
@@ -222,3 +258,5 @@ LayerRef = _ref("layer", allow_short=False)
 OptimizerRef = _ref("optimizer", allow_short=True)
 LossRef = _ref("loss", allow_short=True)
 MetricRef = _ref("metric", allow_short=True)
+CallbackRef = _ref("callback", allow_short=True)
+TransformRef = _ref("transform", allow_short=True)

@@ -20,7 +20,7 @@ from declml.registry.registry import did_you_mean
 from declml.spec.base import CUSTOM_KINDS
 from declml.spec.loader import Loaded, Path_, format_path
 
-__all__ = ["issues_from_validation"]
+__all__ = ["issues_from_validation", "plain_messages"]
 
 _MAX_SHOWN = 60
 
@@ -128,3 +128,15 @@ def issues_from_validation(exc: ValidationError, loaded: Loaded,
         issues.append((order, issue))
     issues.sort(key=lambda item: item[0])
     return list(dict.fromkeys(issue for _, issue in issues))
+
+
+def plain_messages(exc: BaseException) -> list[str] | None:
+    """``path: message`` lines for a validation error without a file (None: not one)."""
+    if isinstance(exc, ValidationError):
+        loaded = Loaded(data=None, origin="")
+        return [str(issue) for issue in issues_from_validation(exc, loaded, BaseModel)]
+    from declml.errors import SpecError
+
+    if isinstance(exc, SpecError):
+        return [str(issue) for issue in exc.issues]
+    return None

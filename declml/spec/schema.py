@@ -19,7 +19,7 @@ __all__ = ["SCHEMA_ID", "spec_schema"]
 
 SCHEMA_ID = "https://declml.dev/schema/spec-v1.json"
 _DEFS = {"layer": "Layer", "optimizer": "Optimizer", "loss": "Loss", "metric": "Metric",
-         "node": "LayerNode", "hyper": "Hyper"}
+         "callback": "Callback", "transform": "Transform", "node": "LayerNode", "hyper": "Hyper"}
 _HYPER_REF = {"$ref": "#/$defs/Hyper"}
 _RANGE = {"type": "object", "required": ["min", "max"], "additionalProperties": False,
           "properties": {"min": {"type": "number"}, "max": {"type": "number"},
@@ -74,10 +74,38 @@ def _arg_schema(arg: str, info: dict[str, Any], registry: Registry) -> dict[str,
     return schema
 
 
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace a plugin model's local ``#/$defs/X`` references by their definitions."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+            return _inline_refs(defs[ref[8:]], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
+def _model_properties(model: Any) -> dict[str, Any]:
+    """A plugin's argument model as schema properties, each also accepting a searched value."""
+    schema = model.model_json_schema(mode="validation")
+    defs = schema.get("$defs", {})
+    properties = {}
+    for arg, prop in schema.get("properties", {}).items():
+        prop = _inline_refs(prop, defs)
+        prop.pop("title", None)
+        meta = {k: prop.pop(k) for k in ("description", "default") if k in prop}
+        properties[arg] = {"anyOf": [prop, _HYPER_REF], **meta}
+    return properties
+
+
 def _component_schema(component: Component, registry: Registry) -> dict[str, Any]:
     properties: dict[str, Any] = {"type": {"const": component.name}}
-    for arg, info in (component.params or {}).items():
-        properties[arg] = _arg_schema(arg, info, registry)
+    if component.spec_model is not None and component.kind != "dataset":
+        properties.update(_model_properties(component.spec_model))
+    else:
+        for arg, info in (component.params or {}).items():
+            properties[arg] = _arg_schema(arg, info, registry)
     if component.kind == "layer":
         properties.update(_STRUCTURE)
     schema: dict[str, Any] = {

@@ -24,10 +24,12 @@ from pydantic import (
 from declml.registry.registry import did_you_mean
 from declml.spec.base import StrictModel, as_details, raise_issues, spec_error
 from declml.spec.components import (
+    CallbackRef,
     ComponentSpec,
     LossRef,
     MetricRef,
     OptimizerRef,
+    TransformRef,
     registry_of,
 )
 from declml.spec.graph import LayerNodeRef, check_graph
@@ -98,6 +100,10 @@ class DataSpec(StrictModel):
                     "split (default 0.2 then)")
     stratify: bool = Field(True, description="keep class proportions when splitting")
     preprocessing: Preprocessing = Field(default_factory=Preprocessing)
+    transforms: list[TransformRef] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="steps applied to the inputs after preprocessing, fitted on the training "
+                    "split only and saved with the run, e.g. [standardize]")
     options: dict[str, Any] = Field(default_factory=dict, exclude=True,
                                     json_schema_extra={"x-declml-flattened": True})
 
@@ -306,6 +312,9 @@ class FitSpec(StrictModel):
                                   "exclusiveMaximum": 1}, {"type": "null"}]}),
     ] = Field(None, description="'test', a fraction of the training split, or null")
     shuffle: bool = True
+    callbacks: list[CallbackRef] = Field(  # type: ignore[valid-type]
+        default_factory=list,
+        description="Keras callbacks, e.g. [{type: EarlyStopping, patience: 3}]")
 
 
 class Spec(StrictModel):
@@ -318,6 +327,11 @@ class Spec(StrictModel):
         0, ge=0, le=2**32 - 1, description="seeds data splits, weights and shuffling")
     backend: Literal["jax", "tensorflow", "torch"] | None = Field(
         None, description="Keras backend; KERAS_BACKEND in the environment wins")
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="local plugin modules to load: .py files (relative to the spec) or module "
+                    "names. They run Python code, so declml loads them only with "
+                    "--allow-local-plugins or DECLML_ALLOW_LOCAL_PLUGINS=1")
     data: DataSpec
     model: ModelSpec
     compile: CompileSpec

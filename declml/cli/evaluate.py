@@ -1,0 +1,53 @@
+"""``declml evaluate RUN_DIR``: metrics of a saved model on its test split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from declml.cli.errors import err_console, guarded
+from declml.cli.options import AllowLocalPlugins, Overrides, RunDir, allow_flag
+from declml.errors import ArtifactError
+
+
+@guarded
+def evaluate(
+    run_dir: RunDir,
+    overrides: Overrides = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Also write the metrics JSON to this file (never overwritten).",
+        show_default=False)] = None,
+    allow_local_plugins: AllowLocalPlugins = False,
+) -> None:
+    """Evaluate a trained run on its test split; metrics JSON on stdout, a table on stderr.
+
+    --set changes the saved spec first, e.g. --set data.path=other.npz to evaluate
+    on other data (preprocessing and transforms are applied as saved).
+    """
+    from declml.run.evaluate import evaluate as run_evaluation
+
+    metrics = run_evaluation(run_dir, overrides or [],
+                             allow_local_plugins=allow_flag(allow_local_plugins),
+                             log=lambda msg: err_console.print(msg, markup=False,
+                                                               highlight=False))
+    table = Table(show_header=True)
+    table.add_column(f"metric ({metrics['examples']} test examples)")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        if key not in ("split", "examples"):
+            table.add_row(key, f"{value:.4f}")
+    err_console.print(table)
+    text = json.dumps(metrics, indent=2)
+    if output is not None:
+        try:
+            with output.open("x", encoding="utf-8") as handle:
+                handle.write(text + "\n")
+        except FileExistsError:
+            raise ArtifactError(f"{output} exists; choose another --output") from None
+        except OSError as exc:
+            raise ArtifactError(f"cannot write {output}: {exc.strerror or exc}") from None
+    typer.echo(text)

@@ -1,0 +1,49 @@
+"""``declml predict RUN_DIR INPUT``: predictions of a saved model, one JSON line each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from declml.cli.errors import err_console, guarded
+from declml.cli.options import AllowLocalPlugins, RunDir, allow_flag
+from declml.errors import ArtifactError
+
+
+@guarded
+def predict(
+    run_dir: RunDir,
+    inputs: Annotated[Path, typer.Argument(
+        help="Examples: .npy / .npz (array 'x'), or .json / .jsonl (lists of numbers), "
+             "raw as in the dataset; the spec's preprocessing is applied.",
+        show_default=False, metavar="INPUT")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the JSON lines to this file (never overwritten) "
+        "instead of stdout.", show_default=False)] = None,
+    allow_local_plugins: AllowLocalPlugins = False,
+) -> None:
+    """Predict with a trained run: one JSON line per example.
+
+    Classifiers give the class and its probabilities; other models their values.
+    """
+    from declml.run.predict import format_predictions, predict_arrays, read_inputs
+    from declml.run.saved import load_run
+
+    x = read_inputs(inputs)
+    run = load_run(run_dir, allow_local_plugins=allow_flag(allow_local_plugins))
+    records = format_predictions(predict_arrays(run, x))
+    lines = "".join(json.dumps(r) + "\n" for r in records)
+    if output is None:
+        typer.echo(lines, nl=False)
+        return
+    try:
+        with output.open("x", encoding="utf-8") as handle:
+            handle.write(lines)
+    except FileExistsError:
+        raise ArtifactError(f"{output} exists; choose another --output") from None
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {output}: {exc.strerror or exc}") from None
+    err_console.print(f"wrote {len(records)} predictions to {output}")
