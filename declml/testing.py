@@ -145,10 +145,11 @@ class PluginTester:
                          input_shape: tuple[int, ...]) -> Any:
         """Save a model holding the layer to ``.keras`` and load it back (``safe_mode``);
         the reloaded model must give the same outputs. Returns the reloaded model."""
-        import keras
         import numpy as np
 
-        layer = self.build("layer", name, args)
+        layer = self.build("layer", name, args)  # picks the backend, then imports Keras
+        import keras
+
         inputs = keras.Input(shape=input_shape)
         model = keras.Model(inputs, layer(inputs))
         x = np.random.default_rng(0).normal(size=(3, *input_shape)).astype("float32")
@@ -158,10 +159,11 @@ class PluginTester:
                             classes: int = 3) -> Any:
         """Compile a tiny classifier with this loss or metric, train one step, save, reload
         (``safe_mode``) and compare predictions; returns the reloaded model."""
-        import keras
         import numpy as np
 
-        obj = self.build(kind, name, args)
+        obj = self.build(kind, name, args)  # picks the backend, then imports Keras
+        import keras
+
         rng = np.random.default_rng(0)
         x = rng.normal(size=(16, 4)).astype("float32")
         y = keras.utils.to_categorical(rng.integers(0, classes, 16), classes)
@@ -176,7 +178,9 @@ class PluginTester:
 
     @staticmethod
     def _reload(model: Any, x: Any) -> Any:
-        import keras
+        from declml.backend import import_keras
+
+        keras = import_keras()
         import numpy as np
 
         expected = model.predict(x, verbose=0)

@@ -421,3 +421,49 @@ def test_docs_page_exists_and_is_linked_from_the_readme():
     assert DOCS.is_file()
     assert "docs/writing-plugins.md" in (REPO / "README.md").read_text(encoding="utf-8")
 
+
+
+def test_malformed_plugins_are_skipped_with_a_reason(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from declml.registry import manager
+
+    class WrongArgs:
+        @hookimpl
+        def declml_register_layers(self, reg):  # pluggy rejects the argument name
+            pass
+
+    class Typo:
+        @hookimpl
+        def declml_register_layer(self, register):
+            pass
+
+    eps = [SimpleNamespace(name=n, value=f"{n}_pkg", dist=None, load=lambda p=p: p)
+           for n, p in (("wrong", WrongArgs()), ("typo", Typo()), ("keras", Typo()))]
+    monkeypatch.setattr(manager, "_entry_points", lambda: eps)
+    monkeypatch.delenv("DECLML_PLUGINS")
+    manager.reset()
+    try:
+        registry = manager.get_registry()
+        assert "reg" in registry.plugins["wrong"].error
+        assert "already taken" in registry.plugins["keras"].error or any(
+            "already taken" in (i.error or "") for i in manager.plugin_infos())
+        assert registry.get("layer", "Dense").plugin == "keras"
+    finally:
+        monkeypatch.undo()
+        manager.reset()
+    err = capsys.readouterr().err
+    assert "declml_register_layer, which is not a declml hook (a typo?)" in err
+
+
+@pytest.mark.backends
+def test_a_plugin_activation_builds_and_saves(tmp_path):
+    from declml.builder.model import build_model
+
+    registry = plugin_registry(("fam", _Families()))
+    spec = spec_from_data(_spec().replace("activation: relu", "activation: tanh2"), registry)
+    model = build_model(spec, registry)
+    model.save(tmp_path / "m.keras")
+    import keras
+
+    keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)

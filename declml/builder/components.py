@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from declml.errors import BuildError
-from declml.registry.registry import Registry
-from declml.spec.components import ComponentSpec
+from declml.registry.registry import SERIALIZED_KINDS, Registry, ensure_serializable
+from declml.spec.components import ACTIVATION_ARGS, ComponentSpec
 
 __all__ = ["instantiate", "make_layer"]
 
@@ -23,9 +23,12 @@ def instantiate(kind: str, ref: ComponentSpec, registry: Registry, where: str) -
         return component.keras_name
     factory = component.load()
     try:
-        return factory(**ref.args)
+        made = factory(**ref.args)
     except (TypeError, ValueError) as exc:
         raise BuildError(f"{where}: {kind} {ref.type!r} rejected its arguments: {exc}") from None
+    if kind in SERIALIZED_KINDS and not isinstance(factory, type):
+        ensure_serializable(type(made), component.plugin)  # a factory function's product
+    return made
 
 
 def _keras_config(value: Any) -> Any:
@@ -40,6 +43,14 @@ def _keras_config(value: Any) -> Any:
     return value
 
 
+def _activation(value: Any, registry: Registry) -> Any:
+    """Keras resolves its own activation names; a plugin's is passed as the function."""
+    component = registry.find("activation", value) if isinstance(value, str) else None
+    if component is None or component.keras_name is not None:
+        return value
+    return component.load()
+
+
 def make_layer(ref: ComponentSpec, registry: Registry, where: str, *,
                unique: bool = False) -> Any:
     """Build one layer; arguments that are layer specs themselves are built first.
@@ -49,6 +60,7 @@ def make_layer(ref: ComponentSpec, registry: Registry, where: str, *,
     """
     args = {
         key: make_layer(value, registry, f"{where}.{key}") if isinstance(value, ComponentSpec)
+        else _activation(value, registry) if key in ACTIVATION_ARGS
         else _keras_config(value)
         for key, value in ref.args.items()
         if not (unique and key == "name")

@@ -30,21 +30,27 @@ def plugin_commands() -> dict[str, Any]:
         except Exception as exc:
             print(f"declml: warning: plugin {plugin_name!r} failed to register its commands: "
                   f"{type(exc).__name__}: {exc}", file=sys.stderr)
-    return {c.name: c for c in staged.components("command")}
+    for name, clash in staged.ambiguous["command"].items():
+        print("declml: warning: plugins " + " and ".join(repr(c.plugin) for c in clash)
+              + f" both register the command {name!r}; it is left out — uninstall one or "
+              "limit DECLML_PLUGINS", file=sys.stderr)
+    return dict(staged.tables["command"])
 
 
 def _as_command(name: str, target: Any) -> Any:
     """A Typer app, a ready command object (Typer's Click), or a plain function."""
     if isinstance(target, typer.Typer):
-        return typer.main.get_command(target)
+        command = typer.main.get_command(target)
+        command.name = name
+        return command
+    if hasattr(target, "main") and hasattr(target, "invoke"):  # a ready command object
+        return target
     if callable(target):
         from declml.cli.errors import guarded
 
         wrapper = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         wrapper.command(name)(guarded(target))
         return typer.main.get_command(wrapper)
-    if hasattr(target, "main") and hasattr(target, "invoke"):
-        return target
     raise TypeError(f"a command must be a Typer app, a command object or a function, "
                     f"not {type(target).__name__}")
 

@@ -64,6 +64,10 @@ def plugins(
     clashes = [(kind, name, clash) for kind, table_ in registry.ambiguous.items()
                for name, clash in table_.items()]
     for kind, name, clash in clashes:
+        if kind == "command":
+            console.print(f"[yellow]note:[/] the command {name!r} is provided by "
+                          + " and ".join(repr(c.plugin) for c in clash) + "; it is left out")
+            continue
         console.print(f"[yellow]note:[/] {kind} {name!r} is provided by "
                       + " and ".join(repr(c.plugin) for c in clash)
                       + "; specs must write " + " or ".join(repr(c.qualified_name)

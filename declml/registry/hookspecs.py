@@ -95,8 +95,8 @@ def declml_register_callbacks(register: CallbackRegistrar) -> None:
     """Register training callbacks usable in ``fit.callbacks``.
 
     ``register.callback(name, factory, spec_model=...)``: ``factory(**args)``
-    must return a ``keras.callbacks.Callback``. declml adds its own callbacks
-    (history writing, interruption handling) after the spec's.
+    must return a ``keras.callbacks.Callback``. declml adds its own callback
+    (writing ``history.json`` after every epoch) after the spec's.
     """
 
 
@@ -126,9 +126,9 @@ def declml_register_transforms(register: TransformRegistrar) -> None:
 def declml_register_commands(register: CommandRegistrar) -> None:
     """Register ``declml`` subcommands: ``register.command(name, target, help=...)``.
 
-    ``target`` is a Typer app, a Click command or a plain function (wrapped by
-    Typer), usually as a ``"module:attribute"`` string so that ``declml --help``
-    stays fast. Names of built-in commands cannot be taken.
+    ``target`` is a Typer app, a command object built by Typer, or a plain
+    function (wrapped by Typer), usually as a ``"module:attribute"`` string so
+    that ``declml --help`` stays fast. Names of built-in commands cannot be taken.
     """
 
 

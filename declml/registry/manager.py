@@ -145,8 +145,8 @@ def _manager(local: tuple[str, ...]) -> tuple[pluggy.PluginManager, tuple[Plugin
         infos.append(PluginInfo(name, module, "declml", _own_version(), builtin=True))
     for info, plugin in _third_party():
         infos.append(info)
-        if plugin is not None:
-            pm.register(plugin, name=info.name)
+        if plugin is not None and info.error is None:
+            _register(pm, plugin, info)
     for source in local:
         info = PluginInfo(source, source, local=True)
         try:
@@ -155,9 +155,40 @@ def _manager(local: tuple[str, ...]) -> tuple[pluggy.PluginManager, tuple[Plugin
             raise PluginError(f"the spec's local plugin {source!r} failed to load: "
                               f"{type(exc).__name__}: {exc}") from exc
         info.name = name if pm.get_plugin(name) is None else source
-        pm.register(module, name=info.name)
+        _register(pm, module, info)
+        if info.error:
+            raise PluginError(f"the spec's local plugin {source!r}: {info.error}")
         infos.append(info)
     return pm, tuple(infos)
+
+
+def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> None:
+    """Register one plugin; a malformed one is recorded and skipped, never fatal."""
+    if pm.get_plugin(info.name) is not None:
+        info.error = (f"the name {info.name!r} is already taken by another plugin; rename "
+                      "its entry point")
+    else:
+        strays = [attr for attr in dir(plugin) if attr.startswith("declml_")
+                  and attr not in _HOOK_NAMES]
+        if strays:
+            _warn(f"plugin {info.name!r} defines {', '.join(strays)}, which "
+                  f"{'is not a' if len(strays) == 1 else 'are not'} declml hook"
+                  f"{'' if len(strays) == 1 else 's'} (a typo?); see "
+                  "declml/registry/hookspecs.py")
+        unmarked = [attr for attr in dir(plugin) if attr in _HOOK_NAMES
+                    and not hasattr(getattr(plugin, attr), "declml_impl")]
+        if unmarked:
+            _warn(f"plugin {info.name!r}: {', '.join(unmarked)} lack @declml.hookimpl and "
+                  "are ignored")
+        try:
+            pm.register(plugin, name=info.name)
+            return
+        except Exception as exc:  # e.g. a hook with the wrong argument names
+            info.error = f"{type(exc).__name__}: {exc}"
+    _warn(f"plugin {info.name!r} is skipped: {info.error}")
+
+
+_HOOK_NAMES = frozenset(n for n in dir(hookspecs) if n.startswith("declml_"))
 
 
 def _own_version() -> str | None:

@@ -21,14 +21,14 @@ from typing import Any
 from declml.errors import PluginError, UnknownComponentError
 
 __all__ = ["KINDS", "Component", "PluginInfo", "Registrar", "Registry", "did_you_mean",
-           "params_from_model", "suggest"]
+           "ensure_serializable", "params_from_model", "suggest"]
 
 #: Component kinds, in the order their register hooks are called.
 KINDS: tuple[str, ...] = ("layer", "loss", "metric", "optimizer", "activation", "callback",
                           "dataset", "transform", "command")
 
-#: Kinds whose classes end up inside a saved ``.keras`` file.
-SERIALIZED_KINDS = ("layer", "loss", "metric")
+#: Kinds whose classes (or functions) end up inside a saved ``.keras`` file.
+SERIALIZED_KINDS = ("layer", "loss", "metric", "optimizer", "activation")
 
 # Keras layers that are deliberately not registered, and why.
 _EXCLUDED_LAYERS = {
@@ -152,8 +152,8 @@ class Component:
                     f"{self.kind} {self.name!r} from plugin {self.plugin!r} points at "
                     f"{self.target!r}, which cannot be imported: {type(exc).__name__}: {exc}"
                 ) from exc
-        if self.kind in SERIALIZED_KINDS and isinstance(obj, type):
-            _ensure_serializable(obj, self.plugin)
+        if self.kind in SERIALIZED_KINDS and (isinstance(obj, type) or self.kind == "activation"):
+            ensure_serializable(obj, self.plugin)
         return obj
 
     @property
@@ -170,8 +170,9 @@ def _backend_before_keras() -> None:
         os.environ["KERAS_BACKEND"] = select_backend()
 
 
-def _ensure_serializable(cls: type, plugin: str) -> None:
-    if cls.__module__.startswith("keras."):
+def ensure_serializable(cls: Any, plugin: str) -> None:
+    """Register a plugin's class (or activation function) with Keras for saved models."""
+    if getattr(cls, "__module__", "").startswith("keras.") or not callable(cls):
         return
     import keras
 
