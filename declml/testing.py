@@ -37,9 +37,9 @@ def _resolve(plugin: Any) -> tuple[str, Any]:
     if not isinstance(plugin, str):
         return getattr(plugin, "__name__", type(plugin).__name__).rsplit(".", 1)[-1], plugin
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == plugin:
+        if plugin in (ep.name, ep.value):  # named as in real use
             return ep.name, ep.load()
-    return plugin, import_module(plugin)
+    return plugin.rsplit(".", 1)[-1], import_module(plugin)
 
 
 def plugin_registry(*plugins: Any) -> Registry:

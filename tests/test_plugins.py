@@ -467,3 +467,9 @@ def test_a_plugin_activation_builds_and_saves(tmp_path):
     import keras
 
     keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+
+
+def test_plugin_layers_take_the_arguments_every_keras_layer_takes():
+    tester = PluginTester(("team", team_plugin))
+    tester.validate("layer", "Scale", {"name": "scale_1", "dtype": "float32",
+                                       "trainable": False})

@@ -188,8 +188,8 @@ def train(
     if any(not math.isfinite(v) for v in metrics.values()):
         log("warning: some test metrics are not finite (written as null); the loss diverged "
             "or the data holds NaN/inf values")
-    failures = registry.run_hook("declml_run_finished", run_dir=run.path, spec=spec,
-                                 metrics=metrics)
+    failures = registry.run_hook("declml_run_finished", run_dir=run.path,
+                                 spec=_resolved(spec, data, running_on), metrics=metrics)
     for plugin, exc in failures:
         log(f"warning: plugin {plugin!r} failed after the run (declml_run_finished): "
             f"{type(exc).__name__}: {exc}; the run itself is complete")

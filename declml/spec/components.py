@@ -28,6 +28,8 @@ from declml.spec.hyper import Hyper, default_value, is_hyper, parse_hyper
 __all__ = ["CallbackRef", "ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef",
            "TransformRef", "check_component", "registry_of"]
 
+# Arguments every keras.layers.Layer accepts.
+LAYER_BASE_ARGS = ("name", "dtype", "trainable")
 # Layer arguments whose string values name an activation.
 ACTIVATION_ARGS = ("activation", "recurrent_activation")
 
@@ -143,6 +145,8 @@ def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDeta
         return
     for arg, value in args.items():
         info = params.get(arg)
+        if info is None and component.kind == "layer" and arg in LAYER_BASE_ARGS:
+            continue  # every Keras layer takes these, whatever a plugin's model declares
         if info is None:
             hint = did_you_mean(arg, params) or (
                 f"; {name} takes no arguments" if not params else

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 SPEC = """
@@ -58,6 +60,17 @@ def test_hook_writes_the_card(tmp_path, spec):
         assert line in text
     assert "ResidualDense" not in text
     assert [p.name for p in tmp_path.iterdir()] == ["model_card.md"]  # no temporary left
+
+
+def test_card_reads_the_run_record(tmp_path, spec):
+    from declml_example.plugin import declml_run_finished
+
+    record = {"backend": "jax", "seconds": 12.34, "epochs_completed": 9}
+    (tmp_path / "run.json").write_text(json.dumps(record), encoding="utf-8")
+    declml_run_finished(run_dir=tmp_path, spec=spec, metrics=METRICS)
+    text = (tmp_path / "model_card.md").read_text(encoding="utf-8")
+    assert "- Backend: jax" in text
+    assert "- Trained in 12.3 s (9 epochs)" in text
 
 
 def test_hook_never_overwrites(tmp_path, spec):

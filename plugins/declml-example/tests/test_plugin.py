@@ -54,7 +54,7 @@ def test_short_metric_form_needs_num_classes(tester):
 def test_everything_is_registered_lazily(tester):
     expected = {("layer", "SqueezeExcite"), ("layer", "ResidualDense"), ("loss", "FocalLoss"),
                 ("metric", "MacroF1"), ("dataset", "shapes"), ("command", "shapes-preview")}
-    components = tester.registry.of_plugin("declml_example.plugin")
+    components = tester.registry.of_plugin("example")  # the entry-point name
     assert {(c.kind, c.name) for c in components} == expected
     for component in components:
         assert isinstance(component.target, str)  # imported only when used
@@ -97,3 +97,33 @@ def test_importing_the_plugin_does_not_import_keras_or_numpy():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=False)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(("kind", "name"), [("layer", "SqueezeExcite"), ("layer", "ResidualDense"),
+                                            ("loss", "FocalLoss"), ("metric", "MacroF1")])
+def test_schema_defaults_are_the_real_defaults(tester, keras, kind, name):
+    """declml calls the factory with the spec's arguments only: the defaults that
+    `declml schema` publishes must be the ones the class applies."""
+    import inspect
+
+    component = tester.component(kind, name)
+    signature = inspect.signature(component.load())
+    for field, info in component.spec_model.model_fields.items():
+        if field == "name":
+            continue
+        parameter = signature.parameters[field]
+        if info.is_required():
+            assert parameter.default is inspect.Parameter.empty, field
+        else:
+            assert parameter.default == info.default, field
+
+
+def test_dataset_defaults_are_the_generator_defaults():
+    import inspect
+
+    from declml_example.datasets import make_shapes
+    from declml_example.plugin import ShapesOptions
+
+    parameters = inspect.signature(make_shapes).parameters
+    for field, info in ShapesOptions.model_fields.items():
+        assert parameters[field].default == info.default, field

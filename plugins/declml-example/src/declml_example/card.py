@@ -32,7 +32,7 @@ def write_model_card(run_dir: Path, spec: Any, metrics: dict[str, float]) -> Pat
     target = run_dir / CARD_FILE
     if target.exists():
         return None
-    text = render_model_card(spec, metrics)
+    text = render_model_card(spec, metrics, _run_record(run_dir))
     fd, temporary = tempfile.mkstemp(prefix=f".{CARD_FILE}.", suffix=".tmp", dir=run_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -54,8 +54,23 @@ def write_model_card(run_dir: Path, spec: Any, metrics: dict[str, float]) -> Pat
     return target
 
 
-def render_model_card(spec: Any, metrics: dict[str, float]) -> str:
-    """The card's Markdown text for a validated spec and its test metrics."""
+def _run_record(run_dir: Path) -> dict[str, Any]:
+    """declml's ``run.json`` (backend, duration...), or {} if it is missing or unreadable."""
+    try:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def render_model_card(spec: Any, metrics: dict[str, float],
+                      record: dict[str, Any] | None = None) -> str:
+    """The card's Markdown text for a validated spec and its test metrics.
+
+    ``record`` is the run's ``run.json``, if there is one: the spec handed to
+    the hook does not say which backend ran it or how long it took.
+    """
+    record = record or {}
     from declml_example.plugin import COMPONENTS
 
     data = spec.model_dump(mode="json")
@@ -98,8 +113,13 @@ def render_model_card(spec: Any, metrics: dict[str, float]) -> str:
                  f"{_value(fit.get('batch_size'))}, validation {_value(fit.get('validation'))}")
     if fit.get("callbacks"):
         lines.append(f"- Callbacks: {_component(fit['callbacks'])}")
-    if data.get("backend"):
-        lines.append(f"- Backend: {data['backend']}")
+    backend = record.get("backend") or data.get("backend")
+    if backend:
+        lines.append(f"- Backend: {backend}")
+    if isinstance(record.get("seconds"), (int, float)):
+        done = record.get("epochs_completed")
+        lines.append(f"- Trained in {record['seconds']:.1f} s"
+                     + (f" ({done} epochs)" if isinstance(done, int) else ""))
 
     lines += ["", "## Test metrics", "", "| Metric | Value |", "| --- | --- |"]
     for name, value in metrics.items():
