@@ -167,6 +167,7 @@ def _register(pm: pluggy.PluginManager, plugin: Any, info: PluginInfo) -> None:
     if pm.get_plugin(info.name) is not None:
         info.error = (f"the name {info.name!r} is already taken by another plugin; rename "
                       "its entry point")
+        info.name = f"{info.name} ({info.source})"  # listed apart; the first keeps the name
     else:
         strays = [attr for attr in dir(plugin) if attr.startswith("declml_")
                   and attr not in _HOOK_NAMES]
