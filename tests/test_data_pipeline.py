@@ -192,7 +192,7 @@ def test_preprocess_does_not_modify_its_input():
 
 
 def test_preprocess_string_inputs_refused():
-    with pytest.raises(DataError, match="test inputs have dtype"):
+    with pytest.raises(DataError, match=r"test inputs are text; add data\.preprocessing\.text"):
         preprocess(Split(np.array([["a"], ["b"]]), np.array([0, 1])), steps(), "test")
 
 

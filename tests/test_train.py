@@ -29,10 +29,13 @@ def trained(tmp_path_factory, registry):
 
 def test_run_directory_contents(trained):
     files = sorted(p.name for p in trained.run_dir.iterdir())
-    assert files == ["history.json", "metrics.json", "model.keras", "run.json",
-                     "spec.lock.yaml"]
+    assert files == ["confusion_matrix.png", "history.json", "learning_curves.png",
+                     "metrics.json", "model.keras", "run.json", "spec.lock.yaml"]
+    for picture in ("confusion_matrix.png", "learning_curves.png"):
+        assert (trained.run_dir / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     run = json.loads((trained.run_dir / "run.json").read_text())
     assert run["status"] == "complete"
+    assert run["plots"] == ["learning_curves.png", "confusion_matrix.png"]
     assert run["epochs_completed"] == 2
     assert run["versions"]["keras"]
     history = json.loads((trained.run_dir / "history.json").read_text())

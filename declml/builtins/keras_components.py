@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from declml.builder.pretrained import PretrainedEmbeddingArgs
 from declml.builtins.catalog import load_catalog
 from declml.registry.hookspecs import hookimpl
 from declml.registry.registry import (
@@ -35,6 +36,8 @@ def _add_family(register: Registrar, family: str, *, passthrough: bool) -> None:
 @hookimpl
 def declml_register_layers(register: LayerRegistrar) -> None:
     _add_family(register, "layers", passthrough=False)
+    register.layer("PretrainedEmbedding", "declml.builder.pretrained:pretrained_embedding",
+                   spec_model=PretrainedEmbeddingArgs)
 
 
 @hookimpl

@@ -10,15 +10,16 @@ import typer
 
 from declml.cli.errors import err_console, guarded
 from declml.cli.options import AllowLocalPlugins, RunDir, allow_flag
-from declml.errors import ArtifactError
+from declml.errors import ArtifactError, DataError
 
 
 @guarded
 def predict(
     run_dir: RunDir,
     inputs: Annotated[Path, typer.Argument(
-        help="Examples: .npy / .npz (array 'x'), or .json / .jsonl (lists of numbers), "
-             "raw as in the dataset; the spec's preprocessing is applied.",
+        help="Raw examples: .txt (one text per line), .csv/.tsv (the training columns), "
+             ".jsonl/.json, .npy/.npz (array 'x'), image files or a directory of images; "
+             "the run's preprocessing is applied.",
         show_default=False, metavar="INPUT")],
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the JSON lines to this file (never overwritten) "
@@ -27,14 +28,18 @@ def predict(
 ) -> None:
     """Predict with a trained run: one JSON line per example.
 
-    Classifiers give the class and its probabilities; other models their values.
+    Classifiers give the class (by name when the data named classes), its
+    probability and all probabilities; regression models their values.
     """
     from declml.run.predict import format_predictions, predict_arrays, read_inputs
     from declml.run.saved import load_run
 
-    x = read_inputs(inputs)
+    if not inputs.exists():  # before loading the model: fail fast
+        raise DataError(f"input file {str(inputs)!r} does not exist")
     run = load_run(run_dir, allow_local_plugins=allow_flag(allow_local_plugins))
-    records = format_predictions(predict_arrays(run, x))
+    examples = read_inputs(inputs, run)
+    records = format_predictions(predict_arrays(run, examples.x), class_names=run.class_names,
+                                 task=run.task, ids=examples.ids)
     lines = "".join(json.dumps(r) + "\n" for r in records)
     if output is None:
         typer.echo(lines, nl=False)

@@ -1,25 +1,56 @@
-"""From a spec's ``data`` and ``fit`` sections to train / validation / test arrays."""
+"""From a spec's ``data`` and ``fit`` sections to train / validation / test data.
+
+Load → split (the dataset's own test split, or a seeded, optionally stratified
+hold-out) → fit the preprocessing and transforms on the training split only →
+apply them. Data held in memory is preprocessed once, up front; lazily read
+data (image directories, large CSVs) stays on disk and is preprocessed batch
+by batch (:meth:`Prepared.feed`).
+"""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
-from declml.data.preprocessing import preprocess
+import numpy as np
+
+from declml.data.lazy import Examples
+from declml.data.preprocessing import Preprocessor
 from declml.data.splits import Split, Splits, holdout
 from declml.data.transforms import FittedTransform, apply_transforms, fit_transforms
 from declml.errors import DataError
 from declml.registry.registry import Registry
 from declml.spec.sections import Spec
 
-__all__ = ["DEFAULT_TEST_SPLIT", "Prepared", "load_splits", "prepare"]
+__all__ = ["DEFAULT_TEST_SPLIT", "FIT_SAMPLE", "InputPipeline", "Prepared", "load_splits",
+           "prepare"]
 
 DEFAULT_TEST_SPLIT = 0.2
+FIT_SAMPLE = 10_000  # transforms on streamed data are fitted on this many training examples
+
+
+@dataclass
+class InputPipeline:
+    """Raw inputs → model inputs: the fitted preprocessing, then the fitted transforms.
+
+    The one function that train, evaluate, predict and serve all apply.
+    """
+
+    preprocessor: Preprocessor
+    transforms: list[FittedTransform] = field(default_factory=list)
+
+    def __call__(self, x: Any, name: str = "input") -> np.ndarray:
+        return apply_transforms(self.transforms, self.preprocessor.inputs(x, name))
 
 
 @dataclass
 class Prepared:
-    """Arrays ready for ``fit``/``evaluate``, plus a one-line description of each."""
+    """The splits, ready for ``fit``/``evaluate``, plus what was done to them.
+
+    In-memory splits hold model-ready arrays; a lazy split holds the raw
+    :class:`Examples`, which :meth:`feed` preprocesses per batch.
+    """
 
     train: Split
     validation: Split | None
@@ -27,6 +58,33 @@ class Prepared:
     notes: list[str]
     test_split_used: float | None = None
     transforms: list[FittedTransform] = field(default_factory=list)
+    pipeline: InputPipeline | None = None
+    class_names: list[str] | None = None
+    task: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def streamed(self) -> bool:
+        return self.train.lazy
+
+    def feed(self, split: Split, *, batch_size: int, shuffle: bool = False, seed: int = 0,
+             name: str = "train", targets: bool = True) -> dict[str, Any]:
+        """Keyword arguments for ``fit``/``evaluate``/``predict`` (``targets=False``):
+        arrays, or a PyDataset for lazily read data."""
+        if not split.lazy:
+            return {"x": split.x, "batch_size": batch_size, **({"y": split.y} if targets else {})}
+        from declml.data.stream import batches
+
+        assert self.pipeline is not None
+        return {"x": batches(split, self.pipeline, batch_size=batch_size, shuffle=shuffle,
+                             seed=seed, name=name)}
+
+    def head(self, split: Split, n: int = 2) -> np.ndarray:
+        """The first ``n`` model-ready inputs of a split (for shape checks)."""
+        if not split.lazy:
+            return split.x[:n]
+        assert self.pipeline is not None
+        return self.pipeline(split.x.read(np.arange(min(n, len(split)))), "train")
 
 
 def load_splits(spec: Spec, registry: Registry) -> Splits:
@@ -42,53 +100,84 @@ def load_splits(spec: Spec, registry: Registry) -> Splits:
     return splits
 
 
-def prepare(spec: Spec, registry: Registry, *, log=None,
-            fitted: list[FittedTransform] | None = None) -> Prepared:
-    """Load, split and preprocess the data a spec declares.
-
-    ``fitted`` are transforms restored from a run directory: they are applied
-    as saved instead of being fitted again (``declml evaluate``).
-    """
-    log = log or (lambda msg: print(msg, file=sys.stderr))
-    splits = load_splits(spec, registry)
-    notes: list[str] = []
+def _split(spec: Spec, splits: Splits, notes: list[str]) -> tuple[Split, Split | None, Split]:
     train, test = splits.train, splits.test
+    source = splits.source or spec.data.dataset
     if test is None:
         fraction = spec.data.test_split or DEFAULT_TEST_SPLIT
         train, test = holdout(train, fraction, spec.seed, stratify=spec.data.stratify)
         how = "set" if spec.data.test_split else "default; set data.test_split to change"
-        notes.append(f"{splits.source or spec.data.dataset} has a single split: held out "
-                     f"{fraction:g} as test ({how}), seeded by seed={spec.seed}")
+        notes.append(f"{source} has a single split: held out {fraction:g} as test ({how}), "
+                     f"seeded by seed={spec.seed}")
     elif spec.data.test_split is not None:
-        notes.append(f"data.test_split is ignored: {splits.source or spec.data.dataset} "
-                     "already has a test split")
+        notes.append(f"data.test_split is ignored: {source} already has a test split")
     validation = None
-    choice = spec.fit.validation
-    if isinstance(choice, float):
-        train, validation = holdout(train, choice, spec.seed + 1, stratify=spec.data.stratify)
-    steps = spec.data.preprocessing
-    train = preprocess(train, steps, "train")
-    test = preprocess(test, steps, "test")
-    if validation is not None:
-        validation = preprocess(validation, steps, "validation")
-    if fitted is None and spec.data.transforms:  # fitted on the training split only
+    if isinstance(spec.fit.validation, float):
+        train, validation = holdout(train, spec.fit.validation, spec.seed + 1,
+                                    stratify=spec.data.stratify)
+    return train, validation, test
+
+
+def _fit_transforms(spec: Spec, registry: Registry, train: Split, preprocessor: Preprocessor,
+                    notes: list[str]) -> tuple[list[FittedTransform], Split]:
+    if not train.lazy:
         fitted, x_train = fit_transforms(spec.data.transforms, registry, train.x)
-        train = Split(x_train, train.y)
-    elif fitted:
-        train = Split(apply_transforms(fitted, train.x), train.y)
-    fitted = fitted or []
-    if fitted:
-        test = Split(apply_transforms(fitted, test.x), test.y)
-        if validation is not None:
-            validation = Split(apply_transforms(fitted, validation.x), validation.y)
+        return fitted, Split(x_train, train.y)
+    n = min(FIT_SAMPLE, len(train))
+    sample = preprocessor.inputs(train.x.read(np.arange(n)), "train")
+    fitted, _ = fit_transforms(spec.data.transforms, registry, sample)
+    if n < len(train):
+        notes.append(f"transforms fitted on the first {n:,} of {len(train):,} training "
+                     "examples (the data is streamed)")
+    return fitted, train
+
+
+def prepare(spec: Spec, registry: Registry, *, log=None,
+            pipeline: InputPipeline | None = None,
+            fitted: list[FittedTransform] | None = None) -> Prepared:
+    """Load, split and preprocess the data a spec declares.
+
+    ``pipeline`` is a run's saved preprocessing and transforms (``declml
+    evaluate``): applied as saved, never refitted. ``fitted`` alone restores
+    transforms only (kept for callers that have no saved preprocessing).
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr))
+    splits = load_splits(spec, registry)
+    notes: list[str] = []
+    train, validation, test = _split(spec, splits, notes)
+    if pipeline is None:
+        preprocessor = Preprocessor(spec.data.preprocessing).fit(train.x)
+        notes.extend(preprocessor.notes())
+    else:
+        preprocessor = pipeline.preprocessor
+    train = preprocessor.split(train, "train")
+    test = preprocessor.split(test, "test")
+    if validation is not None:
+        validation = preprocessor.split(validation, "validation")
+    restored = pipeline.transforms if pipeline is not None else fitted
+    if restored is None and spec.data.transforms:  # fitted on the training split only
+        restored, train = _fit_transforms(spec, registry, train, preprocessor, notes)
+    elif restored and not train.lazy:
+        train = Split(apply_transforms(restored, train.x), train.y)
+    restored = restored or []
+    if restored:
+        if not test.lazy:
+            test = Split(apply_transforms(restored, test.x), test.y)
+        if validation is not None and not validation.lazy:
+            validation = Split(apply_transforms(restored, validation.x), validation.y)
         notes.append("transforms (fitted on the training split): "
-                     + ", ".join(str(f.ref.type) for f in fitted))
+                     + ", ".join(str(f.ref.type) for f in restored))
+    choice = spec.fit.validation
     if validation is None and choice == "test":
         validation = test
+    if isinstance(train.x, Examples):
+        notes.append(f"data is streamed from {train.x.describe()}, one batch at a time")
     notes.append(f"data: {len(train)} train, "
                  f"{len(validation) if validation is not None else 0} validation"
                  f"{' (the test split)' if choice == 'test' else ''}, {len(test)} test examples")
     for note in notes:
         log(note)
     used = (spec.data.test_split or DEFAULT_TEST_SPLIT) if splits.test is None else None
-    return Prepared(train, validation, test, notes, used, fitted)
+    return Prepared(train, validation, test, notes, used, restored,
+                    InputPipeline(preprocessor, restored), splits.class_names, splits.task,
+                    dict(splits.info))

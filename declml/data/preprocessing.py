@@ -1,27 +1,130 @@
-"""The declared preprocessing steps: rescale and reshape inputs, one-hot targets."""
+"""The declared preprocessing: text vectorization, resize, rescale, reshape; one-hot targets.
+
+A :class:`Preprocessor` is fitted on the training split only (the text
+vocabulary), applied to every split batch by batch, and saved with the run
+(``vocabulary.json``), so ``evaluate``, ``predict`` and ``serve`` turn raw
+inputs into exactly what the model was trained on.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
+from declml.data.lazy import Examples, iter_batches
 from declml.data.splits import Split
-from declml.errors import DataError
+from declml.data.text import VOCABULARY_FILE, TextVectorizer
+from declml.errors import ArtifactError, DataError
 from declml.spec.sections import Preprocessing
 
-__all__ = ["preprocess", "preprocess_inputs"]
+__all__ = ["Preprocessor", "one_hot", "preprocess", "preprocess_inputs", "resize_images"]
+
+
+class Preprocessor:
+    """The ``data.preprocessing`` steps, with their fitted state."""
+
+    def __init__(self, steps: Preprocessing, vectorizer: TextVectorizer | None = None) -> None:
+        self.steps = steps
+        self.vectorizer = vectorizer
+
+    @property
+    def fitted(self) -> bool:
+        return self.steps.text is None or self.vectorizer is not None
+
+    def fit(self, x_train: np.ndarray | Examples, batch_size: int = 4096) -> Preprocessor:
+        """Build what needs data (the text vocabulary) from the training inputs only."""
+        text = self.steps.text
+        if text is not None:
+            _check_text(x_train)
+            self.vectorizer = TextVectorizer(
+                text.max_tokens, text.length, lowercase=text.lowercase,
+                strip_punctuation=text.strip_punctuation, pad=text.pad, truncate=text.truncate,
+                min_count=text.min_count)
+            texts = (t for batch in iter_batches(x_train, batch_size) for t in batch)
+            self.vectorizer.fit(texts)
+        return self
+
+    def inputs(self, x: Any, name: str) -> np.ndarray:
+        """A batch of raw inputs → model inputs."""
+        if self.steps.text is not None:
+            if self.vectorizer is None:
+                raise DataError("text preprocessing was applied before its vocabulary was built")
+            _check_text(x, name)
+            return self.vectorizer(x)
+        return preprocess_inputs(np.asarray(x), self.steps, name)
+
+    def targets(self, y: np.ndarray, name: str) -> np.ndarray:
+        if self.steps.one_hot is not None:
+            return one_hot(y, self.steps.one_hot, name)
+        return y
+
+    def split(self, split: Split, name: str) -> Split:
+        """Preprocess an in-memory split (a lazy one keeps raw inputs, read per batch)."""
+        x = split.x if split.lazy else self.inputs(split.x, name)
+        return Split(x, self.targets(split.y, name))
+
+    def notes(self) -> list[str]:
+        if self.vectorizer is None or self.vectorizer.vocabulary is None:
+            return []
+        counts = getattr(self.vectorizer, "counts", {})
+        kept = len(self.vectorizer.vocabulary) - 2
+        return [f"text: vocabulary of {kept:,} words from the training split "
+                f"({len(counts):,} distinct words seen; index 0 = padding, 1 = out-of-"
+                f"vocabulary), sequences of {self.vectorizer.length}"]
+
+    def save(self, directory: Path) -> list[str]:
+        """Write the fitted state into a run directory; returns the files written."""
+        if self.vectorizer is None:
+            return []
+        target = directory / VOCABULARY_FILE
+        temporary = target.with_name(target.name + ".tmp")
+        temporary.write_text(json.dumps(self.vectorizer.get_state(), ensure_ascii=False),
+                             encoding="utf-8")
+        temporary.replace(target)
+        return [VOCABULARY_FILE]
+
+    @classmethod
+    def load(cls, steps: Preprocessing, directory: Path) -> Preprocessor:
+        """The preprocessor a run was trained with, fitted state included."""
+        if steps.text is None:
+            return cls(steps)
+        path = directory / VOCABULARY_FILE
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ArtifactError(f"{directory} has text preprocessing but no {VOCABULARY_FILE}; "
+                                "the run directory is incomplete") from None
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read {path}: {exc}") from None
+        return cls(steps, TextVectorizer.from_state(state, str(path)))
+
+
+def _check_text(x: Any, name: str = "train") -> None:
+    if isinstance(x, Examples):
+        return
+    array = np.asarray(x)
+    if array.ndim != 1 or array.dtype.kind not in "OUS":
+        raise DataError(
+            f"data.preprocessing.text needs one raw string per example, but the {name} inputs "
+            f"have shape {list(array.shape)} and dtype {array.dtype}; name a text column with "
+            "data.text (csv/tsv/jsonl) or use a text dataset")
 
 
 def preprocess(split: Split, steps: Preprocessing, name: str) -> Split:
-    """Apply ``steps`` to one split; ``name`` labels errors (``train``, ``test``)."""
-    x = preprocess_inputs(split.x, steps, name)
-    y = split.y
-    if steps.one_hot is not None:
-        y = _one_hot(y, steps.one_hot, name)
-    return Split(x, y)
+    """Apply stateless ``steps`` to one split; ``name`` labels errors (``train``, ``test``)."""
+    return Preprocessor(steps).split(split, name)
 
 
 def preprocess_inputs(x: np.ndarray, steps: Preprocessing, name: str) -> np.ndarray:
-    """The input half of :func:`preprocess` (also applied by ``predict`` to new inputs)."""
+    """The numeric input steps: resize, rescale, reshape (also applied by ``predict``)."""
+    if x.dtype.kind in "OUS":
+        raise DataError(f"the {name} inputs are text; add data.preprocessing.text to turn "
+                        "them into word indices")
+    if steps.resize is not None:
+        x = resize_images(x, tuple(steps.resize), name)  # type: ignore[arg-type]
     if steps.rescale is not None or not np.issubdtype(x.dtype, np.floating):
         if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_):
             raise DataError(f"{name} inputs have dtype {x.dtype}; declml needs numeric "
@@ -42,7 +145,29 @@ def preprocess_inputs(x: np.ndarray, steps: Preprocessing, name: str) -> np.ndar
     return x
 
 
-def _one_hot(y: np.ndarray, classes: int, name: str) -> np.ndarray:
+def resize_images(x: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
+    """Bilinear resize of images shaped (n, h, w) or (n, h, w, channels) to ``size``."""
+    if x.ndim not in (3, 4):
+        raise DataError(f"data.preprocessing.resize: the {name} inputs have shape "
+                        f"{list(x.shape)}; resize needs images (examples, height, width"
+                        "[, channels])")
+    if tuple(x.shape[1:3]) == tuple(size):
+        return x
+    from PIL import Image
+
+    height, width = size
+    channels = x.shape[3:] or (1,)
+    out = np.empty((len(x), height, width, *channels), dtype="float32")
+    planes = x.reshape(*x.shape[:3], -1).astype("float32")
+    for i in range(len(x)):
+        for c in range(planes.shape[3]):
+            image = Image.fromarray(np.ascontiguousarray(planes[i, :, :, c]))
+            out[i, ..., c] = np.asarray(image.resize((width, height), Image.BILINEAR))
+    return out if x.ndim == 4 else out[..., 0]
+
+
+def one_hot(y: np.ndarray, classes: int, name: str) -> np.ndarray:
+    """Integer class labels → one-hot rows of ``classes`` values."""
     labels = np.asarray(y).reshape(len(y), -1)
     if labels.shape[1] != 1:
         raise DataError(f"data.preprocessing.one_hot: {name} targets have shape "

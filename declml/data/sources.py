@@ -12,7 +12,7 @@ from declml.data.idx import read_idx
 from declml.data.splits import Split, Splits
 from declml.errors import DataError
 
-__all__ = ["load_digits", "load_mnist", "load_npz"]
+__all__ = ["load_digits", "load_mnist", "load_npy", "load_npz"]
 
 # Names the original MNIST files go by (some mirrors use a dot instead of a dash).
 _MNIST_FILES = {
@@ -142,3 +142,51 @@ def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
         f"{path}: expected arrays x_train and y_train (optionally x_test, y_test), or "
         f"{x_key!r} and {y_key!r}; the file has {', '.join(keys) or 'no arrays'}"
     )
+
+
+def _read_npy(path: Path, role: str) -> np.ndarray:
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; expected an .npy file ({role})")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataError(f"{path}: holds object arrays; declml reads .npy files without "
+                            "pickle, so save plain numeric or string arrays") from None
+        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise DataError(f"{path}: is an .npz archive; use dataset npz for it")
+    return array
+
+
+def load_npy(options: Any) -> Splits:
+    """Inputs and targets from separate ``.npy`` files (and optionally a test pair)."""
+    from declml.data.labels import LabelColumn, encode_labels
+
+    pairs = [(options.path, options.targets)]
+    if (options.test_path is None) != (options.test_targets is None):
+        raise DataError("data.test_path and data.test_targets go together: set both or neither")
+    if options.test_path is not None:
+        pairs.append((options.test_path, options.test_targets))
+    inputs, columns = [], []
+    for x_path, y_path in pairs:
+        x = _read_npy(_resolve(x_path), "inputs")
+        y = _read_npy(_resolve(y_path), "targets")
+        if len(x) != len(y):
+            raise DataError(f"{x_path} holds {len(x)} examples but {y_path} holds {len(y)} "
+                            "targets; the files do not belong together")
+        inputs.append(x)
+        if y.ndim == 1:
+            values = y.tolist() if y.dtype.kind in "USO" else y
+            columns.append(LabelColumn(list(values), range(1, len(y) + 1), str(y_path)))
+        else:
+            columns.append(y)
+    if all(isinstance(c, LabelColumn) for c in columns):
+        targets, names, task = encode_labels(columns, task=options.task, classes=options.classes)
+    else:  # multi-valued targets (one-hot, several regression outputs) are used as they are
+        targets, names, task = [np.asarray(c) for c in columns], None, None
+    splits = [Split(x, y) for x, y in zip(inputs, targets, strict=True)]
+    return Splits(splits[0], splits[1] if len(splits) > 1 else None, source=str(options.path),
+                  class_names=names, task=task)

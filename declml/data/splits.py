@@ -1,11 +1,18 @@
-"""Containers for loaded arrays, and deterministic splitting."""
+"""Containers for loaded data, and deterministic splitting.
+
+A split's inputs are a NumPy array (numbers, or strings for text) or lazy
+:class:`~declml.data.lazy.Examples` read batch by batch (image directories,
+large CSV files); its targets are always an array held in memory.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
+from declml.data.lazy import Examples
 from declml.errors import DataError
 
 __all__ = ["Split", "Splits", "holdout"]
@@ -15,11 +22,13 @@ __all__ = ["Split", "Splits", "holdout"]
 class Split:
     """Inputs and targets of one split; both have the same first dimension."""
 
-    x: np.ndarray
+    x: np.ndarray | Examples
     y: np.ndarray
 
     def __post_init__(self) -> None:
         for what, array in (("inputs", self.x), ("targets", self.y)):
+            if isinstance(array, Examples):
+                continue
             if getattr(array, "ndim", 0) < 1:
                 shape = getattr(array, "shape", "?")
                 raise DataError(f"the {what} are a single value (shape {shape}); expected one "
@@ -34,16 +43,36 @@ class Split:
         return len(self.x)
 
     def take(self, index: np.ndarray) -> Split:
-        return Split(self.x[index], self.y[index])
+        x = self.x.subset(index) if isinstance(self.x, Examples) else self.x[index]
+        return Split(x, self.y[index])
+
+    @property
+    def lazy(self) -> bool:
+        """True when the inputs are read on demand rather than held in memory."""
+        return isinstance(self.x, Examples)
 
 
 @dataclass
 class Splits:
-    """What a dataset loader returns: a training split and, if it has one, a test split."""
+    """What a dataset loader returns.
+
+    Attributes:
+        train: the training split (the whole dataset when it has a single split).
+        test: the dataset's own test split, if it has one.
+        source: where the data came from, for messages (a path or a dataset name).
+        class_names: the name of each class label, index = label, for classifiers
+            whose labels have names (string labels in a file, a dataset's label names).
+        task: ``"classification"`` or ``"regression"`` when the loader knows it.
+        info: anything else worth recording in ``run.json`` (e.g. the label mapping's
+            origin, the number of rows skipped).
+    """
 
     train: Split
     test: Split | None = None
     source: str = ""
+    class_names: list[str] | None = None
+    task: Literal["classification", "regression"] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 def _is_class_labels(y: np.ndarray) -> bool:

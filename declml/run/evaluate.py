@@ -26,12 +26,11 @@ def evaluate(run_dir: str | Path, overrides: Iterable[str] = (), *,
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = load_run(run_dir, overrides, allow_local_plugins=allow_local_plugins)
-    data = prepare(run.spec, run.registry, log=log, fitted=run.transforms)
+    data = prepare(run.spec, run.registry, log=log, pipeline=run.pipeline)
     check_shapes(run.model, data)
     try:
-        metrics = run.model.evaluate(data.test.x, data.test.y,
-                                     batch_size=run.spec.fit.batch_size, return_dict=True,
-                                     verbose=0)
+        metrics = run.model.evaluate(**data.feed(data.test, batch_size=run.spec.fit.batch_size,
+                                                 name="test"), return_dict=True, verbose=0)
     except (ValueError, TypeError) as exc:
         raise DataError(f"Keras could not evaluate the model on this data: {one_line(exc)}"
                         ) from None

@@ -1,88 +1,79 @@
-"""``declml predict``: run a saved model on new inputs, preprocessed as in training."""
+"""``declml predict``: run a saved model on new raw inputs, preprocessed as in training."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from declml.data.preprocessing import preprocess_inputs
-from declml.data.transforms import apply_transforms
 from declml.errors import DataError, one_line
+from declml.run.figures import class_predictions
+from declml.run.inputs import INPUT_FORMATS, Inputs, read_inputs
 from declml.run.saved import SavedRun
 
-__all__ = ["INPUT_FORMATS", "format_predictions", "predict_arrays", "read_inputs"]
-
-INPUT_FORMATS = (".npy", ".npz", ".json", ".jsonl")
+__all__ = ["INPUT_FORMATS", "Inputs", "format_predictions", "predict_arrays", "read_inputs"]
 
 
-def read_inputs(path: str | Path) -> np.ndarray:
-    """Examples from ``.npy``/``.npz`` (no pickle) or ``.json``/``.jsonl`` (nested lists).
-
-    Raises:
-        DataError: unreadable file, unknown format or ragged examples.
-    """
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(f"input file {str(p)!r} does not exist")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(p, allow_pickle=False)
-        if suffix == ".npz":
-            with np.load(p, allow_pickle=False) as archive:
-                keys = list(archive.keys())
-                key = "x" if "x" in keys else keys[0] if len(keys) == 1 else None
-                if key is None:
-                    raise DataError(f"{p} holds arrays {keys}; name the inputs 'x'")
-                return archive[key]
-        if suffix == ".json":
-            examples = json.loads(p.read_text(encoding="utf-8"))
-            if isinstance(examples, dict) and "instances" in examples:
-                examples = examples["instances"]
-        elif suffix == ".jsonl":
-            lines = p.read_text(encoding="utf-8").splitlines()
-            examples = [json.loads(line) for line in lines if line.strip()]
-        else:
-            raise DataError(f"cannot read {p.name}: supported input files are "
-                            f"{', '.join(INPUT_FORMATS)}")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read inputs from {p}: {one_line(exc)}") from None
-    if not isinstance(examples, list) or not examples:
-        raise DataError(f"{p} must hold a non-empty list of examples")
-    try:
-        return np.asarray(examples, dtype="float32")
-    except ValueError:
-        raise DataError(f"the examples in {p} do not all have the same shape, or hold "
-                        "non-numbers") from None
-
-
-def predict_arrays(run: SavedRun, x: np.ndarray) -> np.ndarray:
-    """Preprocess raw inputs as the spec declares, apply the saved transforms, predict."""
-    x = preprocess_inputs(np.asarray(x), run.spec.data.preprocessing, "input")
-    x = apply_transforms(run.transforms, x)
+def predict_arrays(run: SavedRun, x: Any) -> np.ndarray:
+    """Apply the run's saved preprocessing and transforms to raw inputs, then predict."""
+    x = np.asarray(x) if not isinstance(x, np.ndarray) else x
     want = tuple(run.model.input_shape[1:])
-    if x.ndim == len(want):  # a single example
+    text = run.spec.data.preprocessing.text is not None
+    if not text and x.dtype.kind not in "OUS" and x.ndim == len(want) and len(want) > 0 \
+            and run.spec.data.preprocessing.reshape is None and x.ndim >= 1:
+        x = x[None, ...]  # a single example
+    if text and x.ndim == 0:
+        x = x.reshape(1)
+    assert run.pipeline is not None
+    x = run.pipeline(x, "input")
+    if x.ndim == len(want):  # a single example after preprocessing (e.g. a reshape)
         x = x[None, ...]
     got = tuple(x.shape[1:])
     if len(got) != len(want) or any(w not in (None, g) for w, g in zip(want, got, strict=True)):
         raise DataError(f"the model expects examples of shape {list(want)} (after "
                         f"preprocessing), got {list(x.shape[1:])}")
-    return np.asarray(run.model.predict(x, batch_size=run.spec.fit.batch_size, verbose=0))
+    try:
+        return np.asarray(run.model.predict(x, batch_size=run.spec.fit.batch_size, verbose=0))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"the model could not predict on these inputs: {one_line(exc)}"
+                        ) from None
 
 
-def format_predictions(outputs: np.ndarray) -> list[dict[str, Any]]:
-    """One JSON-ready record per example: class and probabilities, or the values."""
+def format_predictions(outputs: np.ndarray, *, class_names: list[str] | None = None,
+                       task: str | None = None,
+                       ids: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready record per example.
+
+    Classifiers: the class (its name when the run knows names), its index, its
+    probability and every class's probability; binary sigmoid models the same
+    with two classes. Other models: the output values, in the target's units.
+    """
+    outputs = np.asarray(outputs)
+    if task is None:
+        task = "classification" if _looks_like_probabilities(outputs) else None
+    predicted = class_predictions(outputs, task)
     records = []
-    probabilities = outputs.ndim == 2 and outputs.shape[1] > 1 and bool(
-        np.all(outputs >= 0) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3))
-    for row in outputs:
-        if probabilities:
-            records.append({"class": int(np.argmax(row)),
-                            "probabilities": [round(float(p), 6) for p in row]})
-        else:
+    for i, row in enumerate(outputs):
+        record: dict[str, Any] = dict(ids[i]) if ids and i < len(ids) else {}
+        if predicted is None:
             values = np.asarray(row).tolist()
-            records.append({"prediction": values})
+            record["prediction"] = values[0] if isinstance(values, list) and len(values) == 1 \
+                else values
+        else:
+            probs = ([1.0 - float(row[0]), float(row[0])] if outputs.shape[1] == 1
+                     else [float(p) for p in row])
+            index = int(predicted[i])
+            names = class_names if class_names and len(class_names) >= len(probs) else None
+            record["class"] = names[index] if names else index
+            record["class_index"] = index
+            record["probability"] = round(probs[index], 6)
+            record["probabilities"] = (
+                {names[k]: round(p, 6) for k, p in enumerate(probs)} if names
+                else [round(p, 6) for p in probs])
+        records.append(record)
     return records
+
+
+def _looks_like_probabilities(outputs: np.ndarray) -> bool:
+    return bool(outputs.ndim == 2 and outputs.shape[1] > 1 and np.all(outputs >= 0)
+                and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3))

@@ -16,6 +16,8 @@ from typing import Any
 
 from declml.artifacts import MODEL_FILE, RUN_FILE, SPEC_FILE
 from declml.backend import import_keras
+from declml.data.pipeline import InputPipeline
+from declml.data.preprocessing import Preprocessor
 from declml.data.transforms import TRANSFORMS_FILE, FittedTransform, restore_transforms
 from declml.errors import ArtifactError, PluginError, one_line
 from declml.registry.registry import Registry
@@ -35,6 +37,17 @@ class SavedRun:
     registry: Registry
     model: Any = field(repr=False)
     transforms: list[FittedTransform] = field(default_factory=list)
+    pipeline: InputPipeline | None = None
+
+    @property
+    def class_names(self) -> list[str] | None:
+        """Names of the classes, index = label, when the training data named them."""
+        names = self.info.get("class_names")
+        return [str(n) for n in names] if isinstance(names, list) else None
+
+    @property
+    def task(self) -> str | None:
+        return self.info.get("task")
 
 
 def _read_json(path: Path) -> Any:
@@ -102,4 +115,6 @@ def load_run(run_dir: str | Path, overrides: Iterable[str] = (), *,
     transforms: list[FittedTransform] = []
     if (path / TRANSFORMS_FILE).is_file():
         transforms = restore_transforms(_read_json(path / TRANSFORMS_FILE), registry)
-    return SavedRun(path, spec, info, registry, model, transforms)
+    preprocessor = Preprocessor.load(spec.data.preprocessing, path)
+    return SavedRun(path, spec, info, registry, model, transforms,
+                    InputPipeline(preprocessor, transforms))

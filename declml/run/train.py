@@ -20,6 +20,8 @@ from declml.data.pipeline import Prepared, prepare
 from declml.data.transforms import TRANSFORMS_FILE
 from declml.errors import DataError, DeclmlError, one_line
 from declml.registry.registry import Registry
+from declml.run.embeddings import load_pretrained
+from declml.run.figures import draw_run_plots
 from declml.run.plugins import plugins_used
 from declml.spec.api import dump_spec, fix_point, registry_for
 from declml.spec.sections import Spec
@@ -60,7 +62,7 @@ def check_shapes(model: Any, data: Prepared) -> None:
     for split_name, split in (("train", data.train), ("test", data.test),
                               ("validation", data.validation)):
         if split is not None and (split_name != "validation" or split is not data.test):
-            _check_split(model, split_name, split.x, split.y)
+            _check_split(model, split_name, data.head(split), split.y)
 
 
 def _check_split(model: Any, name: str, x: Any, y: Any) -> None:
@@ -143,12 +145,13 @@ def train(
     started = time.perf_counter()
     data = prepare(spec, registry, log=log)
     model = build_model(spec, registry)
+    embeddings = load_pretrained(model, data, spec.seed, log)
     check_shapes(model, data)
     callbacks = [instantiate("callback", ref, registry, f"fit.callbacks[{i}]")
                  for i, ref in enumerate(spec.fit.callbacks)]
 
     run = RunDirectory.create(output, spec.name)
-    lock = dump_spec(_resolved(spec, data, running_on))
+    lock = dump_spec(_resolved(spec, data, running_on, registry))
     run.write_text(SPEC_FILE, lock)
     run.record(
         status="running", started=run.now(), name=spec.name, seed=spec.seed,
@@ -156,18 +159,22 @@ def train(
         command=run.argv(), versions=library_versions(),
         plugins=plugins_used(spec, registry),
         **({"search_space_point": point} if point else {}),
+        **_data_record(data, embeddings),
     )
     if data.transforms:
         run.write_json(TRANSFORMS_FILE, [t.record() for t in data.transforms])
+    if data.pipeline is not None:
+        data.pipeline.preprocessor.save(run.path)
     log(f"run directory: {run.path}")
     history: dict[str, list[float]] = {}
-    validation = (data.validation.x, data.validation.y) if data.validation is not None else None
+    validation = _validation_data(data, spec)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     with _keep_partial(run, model, history):
         model.fit(
-            data.train.x, data.train.y,
-            epochs=spec.fit.epochs, batch_size=spec.fit.batch_size, shuffle=spec.fit.shuffle,
+            **data.feed(data.train, batch_size=spec.fit.batch_size, shuffle=spec.fit.shuffle,
+                        seed=spec.seed),
+            epochs=spec.fit.epochs, shuffle=spec.fit.shuffle,
             validation_data=validation,
             callbacks=[*callbacks, _history_writer(keras, run, history)],
             verbose=verbose,
@@ -175,13 +182,14 @@ def train(
     fit_seconds = time.perf_counter() - started
     run.save_model(model)  # before evaluating: a failure there must not lose the training
     with _keep_partial(run, None, history):
-        metrics = model.evaluate(data.test.x, data.test.y, batch_size=spec.fit.batch_size,
-                                 return_dict=True, verbose=0)
+        metrics = model.evaluate(**data.feed(data.test, batch_size=spec.fit.batch_size,
+                                             name="test"), return_dict=True, verbose=0)
     metrics = {k: float(v) for k, v in metrics.items()}
     run.write_json(METRICS_FILE, {"split": "test", "examples": len(data.test), **metrics})
+    pictures = draw_run_plots(run.path, model, data, history, spec, log)
     epochs_done = len(next(iter(history.values()), []))
     run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
-               epochs_completed=epochs_done, test_metrics=metrics)
+               epochs_completed=epochs_done, test_metrics=metrics, plots=pictures)
     if epochs_done < spec.fit.epochs:
         log(f"note: training stopped after {epochs_done} of {spec.fit.epochs} epochs "
             "(a callback stopped it)")
@@ -189,7 +197,7 @@ def train(
         log("warning: some test metrics are not finite (written as null); the loss diverged "
             "or the data holds NaN/inf values")
     failures = registry.run_hook("declml_run_finished", run_dir=run.path,
-                                 spec=_resolved(spec, data, running_on), metrics=metrics)
+                                 spec=_resolved(spec, data, running_on, registry), metrics=metrics)
     for plugin, exc in failures:
         log(f"warning: plugin {plugin!r} failed after the run (declml_run_finished): "
             f"{type(exc).__name__}: {exc}; the run itself is complete")
@@ -228,12 +236,43 @@ def _keep_partial(run: RunDirectory, model: Any, history: dict[str, list[float]]
         raise
 
 
-def _resolved(spec: Spec, data: Prepared, backend: str) -> Spec:
-    """The spec as actually run: backend, the test split used, absolute data paths."""
+def _validation_data(data: Prepared, spec: Spec) -> Any:
+    if data.validation is None:
+        return None
+    if not data.validation.lazy:
+        return (data.validation.x, data.validation.y)
+    return data.feed(data.validation, batch_size=spec.fit.batch_size, name="validation")["x"]
+
+
+def _data_record(data: Prepared, embeddings: list[dict[str, Any]]) -> dict[str, Any]:
+    """What run.json keeps about the data: class names, task, embedding coverage."""
+    out: dict[str, Any] = {}
+    if data.class_names is not None:
+        out["class_names"] = data.class_names
+    if data.task is not None:
+        out["task"] = data.task
+    if data.info:
+        out["data_info"] = data.info
+    if embeddings:
+        out["pretrained_embeddings"] = embeddings
+    return out
+
+
+_PATH_OPTIONS = ("path", "test_path", "targets", "test_targets", "images", "labels",
+                 "test_images", "test_labels")
+
+
+def _resolved(spec: Spec, data: Prepared, backend: str, registry: Registry) -> Spec:
+    """The spec as actually run: backend, the test split used, absolute data paths,
+    and the class mapping (so evaluating on new files encodes labels the same way)."""
     options = dict(spec.data.options)
-    path = options.get("path")
-    if isinstance(path, str):
-        options["path"] = str(Path(path).expanduser().resolve())
+    for key in _PATH_OPTIONS:
+        if isinstance(options.get(key), str):
+            options[key] = str(Path(options[key]).expanduser().resolve())
+    component = registry.get("dataset", spec.data.dataset)
+    fields = component.options.model_fields if component.options is not None else {}
+    if data.class_names is not None and "classes" in fields:
+        options.setdefault("classes", list(data.class_names))
     section = spec.data.model_copy(update={"options": options,
                                            "test_split": data.test_split_used})
     return spec.model_copy(update={"backend": backend, "data": section})

@@ -40,7 +40,7 @@ LossAdapter: TypeAdapter[Any] = TypeAdapter(LossRef)
 MetricsAdapter: TypeAdapter[Any] = TypeAdapter(list[MetricRef])  # type: ignore[valid-type]
 
 __all__ = ["CURRENT_VERSION", "CompileSpec", "DataSpec", "FitSpec", "ModelSpec",
-           "Preprocessing", "Spec"]
+           "Preprocessing", "Spec", "TextPreprocessing"]
 
 CURRENT_VERSION = 1
 # YAML's true/false are not numbers: Pydantic's lax mode would take true as 1.
@@ -70,8 +70,26 @@ def _number_or_fraction(value: Any) -> Any:
     return value
 
 
+class TextPreprocessing(StrictModel):
+    """Raw strings → word-index sequences, with a vocabulary built from the training split."""
+
+    max_tokens: Annotated[int, Strict(), Field(ge=3)] = Field(
+        10_000, description="vocabulary size, counting padding (0) and out-of-vocabulary (1)")
+    length: PositiveInt = Field(100, description="pad or truncate every text to this many words")
+    lowercase: bool = Field(True, description="lower-case before splitting into words")
+    strip_punctuation: bool = Field(True, description="remove ASCII punctuation")
+    pad: Literal["pre", "post"] = Field(
+        "pre", description="where padding goes: pre (before the words, like pad_sequences) "
+                           "or post")
+    truncate: Literal["pre", "post"] = Field(
+        "pre", description="which end long texts lose words from: pre keeps the last words")
+    min_count: PositiveInt = Field(
+        1, description="words seen fewer times in training are out-of-vocabulary")
+
+
 class Preprocessing(StrictModel):
-    """Array preprocessing, applied in this order: rescale, reshape, one_hot."""
+    """Input and target preprocessing, applied in this order: text or (resize, rescale,
+    reshape); one_hot for the targets."""
 
     rescale: Annotated[
         float | None,
@@ -84,6 +102,20 @@ class Preprocessing(StrictModel):
         None, description="per-example input shape, e.g. [28, 28, 1]")
     one_hot: PositiveInt | None = Field(
         None, description="one-hot encode integer targets into this many classes")
+    resize: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] | None = Field(
+        None, description="resize images to [height, width] (bilinear)")
+    text: TextPreprocessing | None = Field(
+        None, description="vectorize raw text inputs, e.g. {max_tokens: 10000, length: 100}")
+
+    @model_validator(mode="after")
+    def _text_alone(self) -> Preprocessing:
+        if self.text is not None:
+            clash = [k for k in ("rescale", "reshape", "resize") if getattr(self, k) is not None]
+            if clash:
+                raise ValueError(f"text inputs become word indices, so {', '.join(clash)} "
+                                 "cannot apply to them; remove "
+                                 f"{'it' if len(clash) == 1 else 'them'} or the text step")
+        return self
 
 
 class DataSpec(StrictModel):

@@ -1,0 +1,61 @@
+"""Batches for Keras read on demand: lazily loaded inputs become a ``PyDataset``.
+
+Used when a dataset returns :class:`~declml.data.lazy.Examples` (image
+directories, large CSV files): every batch is read from disk, preprocessed
+and transformed as it is needed, so memory holds a few batches, never the
+whole dataset. Keras's ``PyDataset`` works the same on JAX, TensorFlow and
+PyTorch; ``workers`` threads read ahead while the model trains.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from declml.backend import import_keras
+from declml.data.splits import Split
+
+__all__ = ["batches"]
+
+
+def batches(split: Split, inputs: Callable[[Any, str], np.ndarray], *, batch_size: int,
+            shuffle: bool = False, seed: int = 0, name: str = "train",
+            workers: int = 2) -> Any:
+    """A Keras ``PyDataset`` over ``split``; ``inputs`` maps a raw batch to model inputs.
+
+    With ``shuffle`` the order changes every epoch, reproducibly from ``seed``.
+    """
+    keras = import_keras()
+
+    class SplitBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__(workers=workers, use_multiprocessing=False,
+                             max_queue_size=max(2, workers * 2))
+            self.epoch = 0
+            self.order = self._order()
+
+        def _order(self) -> np.ndarray:
+            if not shuffle:
+                return np.arange(len(split))
+            return np.random.default_rng([seed, self.epoch]).permutation(len(split))
+
+        def __len__(self) -> int:
+            return math.ceil(len(split) / batch_size)
+
+        @property
+        def num_batches(self) -> int:
+            return len(self)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            raw = split.x.read(rows) if split.lazy else split.x[rows]
+            return inputs(raw, name), split.y[rows]
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self.order = self._order()
+
+    return SplitBatches()
