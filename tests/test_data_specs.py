@@ -44,6 +44,14 @@ def test_iris_csv_learns_and_predicts_class_names(tmp_path, registry, monkeypatc
     assert [r["class"] for r in records] == ["setosa", "virginica"]
     assert [r["row"] for r in records] == [2, 3]
     assert sum(records[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    from declml.errors import DataError
+    from declml.run.evaluate import evaluate
+
+    metrics = evaluate(result.run_dir, [f"data.path={flowers}"], whole=True, log=lambda _: None)
+    assert metrics["split"] == "all" and metrics["examples"] == 2
+    flowers.write_text(flowers.read_text() + "5.0,3.0,1.5,0.2,daisy\n")
+    with pytest.raises(DataError, match=r"flowers\.csv, row 4: label 'daisy' is not one of"):
+        evaluate(result.run_dir, [f"data.path={flowers}"], whole=True, log=lambda _: None)
 
 
 def test_diabetes_regression_predicts_in_target_units(tmp_path, registry):

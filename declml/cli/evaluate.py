@@ -17,6 +17,10 @@ from declml.errors import ArtifactError
 @guarded
 def evaluate(
     run_dir: RunDir,
+    data: Annotated[str | None, typer.Option(
+        "--data", help="Evaluate on all of this file or folder instead (same layout as the "
+        "training data; a dataset with its own test split is evaluated on that split).",
+        show_default=False)] = None,
     overrides: Overrides = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Also write the metrics JSON to this file (never overwritten).",
@@ -25,17 +29,21 @@ def evaluate(
 ) -> None:
     """Evaluate a trained run on its test split; metrics JSON on stdout, a table on stderr.
 
-    --set changes the saved spec first, e.g. --set data.path=other.npz to evaluate
-    on other data (preprocessing and transforms are applied as saved).
+    --data other.csv evaluates on all of another file or folder with the same
+    layout (--set data.path=... holds out a test split as in training instead).
+    Labels are encoded with the run's classes; preprocessing, vocabulary and
+    transforms are applied as saved, never refitted.
     """
     from declml.run.evaluate import evaluate as run_evaluation
 
-    metrics = run_evaluation(run_dir, overrides or [],
+    overrides = [*(overrides or []), *([f"data.path={data}"] if data is not None else [])]
+    metrics = run_evaluation(run_dir, overrides, whole=data is not None,
                              allow_local_plugins=allow_flag(allow_local_plugins),
                              log=lambda msg: err_console.print(msg, markup=False,
                                                                highlight=False))
     table = Table(show_header=True)
-    table.add_column(f"metric ({metrics['examples']} test examples)")
+    what = "test" if metrics["split"] == "test" else "evaluated"
+    table.add_column(f"metric ({metrics['examples']} {what} examples)")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
         if key not in ("split", "examples"):

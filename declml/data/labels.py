@@ -110,21 +110,21 @@ def encode_labels(columns: Sequence[LabelColumn], *, task: str = "auto",
         raise DataError(f"{columns[0].source}: no target values to learn from")
     index = {name: i for i, name in enumerate(names)}
     arrays = []
-    for split, column in enumerate(columns):
+    for column in columns:
         out = np.empty(len(column.values), dtype="int64")
         for i, value in enumerate(column.values):
             key = _label(value)
             if key not in index:
-                origin = ("the spec's data.classes" if classes is not None
-                          else "the training split")
                 shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-                raise DataError(
-                    f"{column.source}, row {column.rows[i]}: label {key!r} was never seen in "
-                    f"{origin} (known labels: {shown}); "
-                    + ("add it to data.classes" if classes is not None else
-                       "check the file, or list every label in data.classes")
-                    if split or classes is not None else
-                    f"{column.source}, row {column.rows[i]}: label {key!r} is unknown")
+                where = f"{column.source}, row {column.rows[i]}: label {key!r}"
+                if classes is not None:
+                    raise DataError(
+                        f"{where} is not one of the classes in data.classes ({shown}); a "
+                        "trained run knows only the classes it was trained on, and a spec "
+                        "listing classes must list every label")
+                raise DataError(f"{where} was never seen in the training split (labels "
+                                f"seen: {shown}); check the file, or list every label in "
+                                "data.classes")
             out[i] = index[key]
         arrays.append(out)
     return arrays, names, "classification"

@@ -100,9 +100,13 @@ def load_splits(spec: Spec, registry: Registry) -> Splits:
     return splits
 
 
-def _split(spec: Spec, splits: Splits, notes: list[str]) -> tuple[Split, Split | None, Split]:
+def _split(spec: Spec, splits: Splits, notes: list[str], *,
+           whole: bool = False) -> tuple[Split, Split | None, Split]:
     train, test = splits.train, splits.test
     source = splits.source or spec.data.dataset
+    if whole and test is None:  # new data to evaluate on: every example counts
+        notes.append(f"evaluating on all {len(train)} examples of {source}")
+        return train, None, train
     if test is None:
         fraction = spec.data.test_split or DEFAULT_TEST_SPLIT
         train, test = holdout(train, fraction, spec.seed, stratify=spec.data.stratify)
@@ -134,17 +138,19 @@ def _fit_transforms(spec: Spec, registry: Registry, train: Split, preprocessor: 
 
 def prepare(spec: Spec, registry: Registry, *, log=None,
             pipeline: InputPipeline | None = None,
-            fitted: list[FittedTransform] | None = None) -> Prepared:
+            fitted: list[FittedTransform] | None = None, whole: bool = False) -> Prepared:
     """Load, split and preprocess the data a spec declares.
 
     ``pipeline`` is a run's saved preprocessing and transforms (``declml
     evaluate``): applied as saved, never refitted. ``fitted`` alone restores
     transforms only (kept for callers that have no saved preprocessing).
+    ``whole`` makes a dataset without its own test split the test split entire
+    (evaluating a trained model on new data).
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     splits = load_splits(spec, registry)
     notes: list[str] = []
-    train, validation, test = _split(spec, splits, notes)
+    train, validation, test = _split(spec, splits, notes, whole=whole)
     if pipeline is None:
         preprocessor = Preprocessor(spec.data.preprocessing).fit(train.x)
         notes.extend(preprocessor.notes())
@@ -177,7 +183,9 @@ def prepare(spec: Spec, registry: Registry, *, log=None,
                  f"{' (the test split)' if choice == 'test' else ''}, {len(test)} test examples")
     for note in notes:
         log(note)
-    used = (spec.data.test_split or DEFAULT_TEST_SPLIT) if splits.test is None else None
+    used = ((spec.data.test_split or DEFAULT_TEST_SPLIT)
+            if splits.test is None and not whole else None)
+    info = {**splits.info, **({"evaluated_whole": True} if whole and splits.test is None
+                               else {})}
     return Prepared(train, validation, test, notes, used, restored,
-                    InputPipeline(preprocessor, restored), splits.class_names, splits.task,
-                    dict(splits.info))
+                    InputPipeline(preprocessor, restored), splits.class_names, splits.task, info)

@@ -16,17 +16,19 @@ __all__ = ["evaluate"]
 
 
 def evaluate(run_dir: str | Path, overrides: Iterable[str] = (), *,
-             allow_local_plugins: bool | None = None,
+             allow_local_plugins: bool | None = None, whole: bool = False,
              log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluate a run's model on the test split its spec declares.
 
     ``overrides`` change the saved spec first, e.g. ``data.path=other.npz`` to
     evaluate on other data. Transforms are applied as saved, never refitted.
-    Returns ``{"split": "test", "examples": N, <metric>: value, ...}``.
+    With ``whole`` (new data given), a dataset without its own test split is
+    evaluated entire instead of re-holding out a test fraction.
+    Returns ``{"split": "test" | "all", "examples": N, <metric>: value, ...}``.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = load_run(run_dir, overrides, allow_local_plugins=allow_local_plugins)
-    data = prepare(run.spec, run.registry, log=log, pipeline=run.pipeline)
+    data = prepare(run.spec, run.registry, log=log, pipeline=run.pipeline, whole=whole)
     check_shapes(run.model, data)
     try:
         metrics = run.model.evaluate(**data.feed(data.test, batch_size=run.spec.fit.batch_size,
@@ -34,5 +36,6 @@ def evaluate(run_dir: str | Path, overrides: Iterable[str] = (), *,
     except (ValueError, TypeError) as exc:
         raise DataError(f"Keras could not evaluate the model on this data: {one_line(exc)}"
                         ) from None
-    return {"split": "test", "examples": len(data.test),
+    split = "all" if data.info.get("evaluated_whole") else "test"
+    return {"split": split, "examples": len(data.test),
             **{k: float(v) for k, v in metrics.items()}}
