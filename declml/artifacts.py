@@ -3,12 +3,17 @@
 Layout::
 
     RUN_DIR/
-      spec.lock.yaml   the resolved spec (defaults and --set overrides applied)
-      run.json         status, timings, seed, spec hash, library versions, plugins used
+      spec.lock.yaml   the resolved spec (defaults and --set overrides applied, absolute
+                       data paths, the class names used to encode labels)
+      run.json         status, timings, seed, spec hash, library versions, plugins used,
+                       class names and task, pretrained-embedding coverage
       transforms.json  fitted data transforms (only when the spec declares some)
+      vocabulary.json  the text vocabulary built from the training split (text specs)
       history.json     per-epoch training metrics (rewritten after every epoch)
       metrics.json     test-split metrics
       model.keras      the trained model (Keras v3 format, loads with safe_mode)
+      learning_curves.png, confusion_matrix.png   pictures of the run (classifiers get
+                       the confusion matrix of the test split)
 
 Files are written to a temporary name and renamed, so a crash never leaves a
 half-written file, and an existing non-empty directory is never overwritten.

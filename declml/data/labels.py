@@ -81,7 +81,7 @@ def encode_labels(columns: Sequence[LabelColumn], *, task: str = "auto",
     numbers = [c.numeric() for c in columns]
     if classes is None and all(n is not None for n in numbers):
         present = [n for n in numbers if n is not None]
-        whole = all(np.all(np.mod(n, 1) == 0) for n in present)
+        whole = bool(np.all(np.mod(present[0], 1) == 0))  # the training split decides
         if task == "regression" or (task == "auto" and not whole):
             return [n.astype("float32") for n in present], None, "regression"
         if whole and min((n.min() for n in present if n.size), default=0) >= 0:
@@ -104,8 +104,8 @@ def encode_labels(columns: Sequence[LabelColumn], *, task: str = "auto",
                 raise DataError(f"{column.source}, row {column.rows[bad]}: target "
                                 f"{column.values[bad]!r} is not a number, but data.task is "
                                 "regression")
-    names = list(classes) if classes is not None else sorted({_label(v) for v in
-                                                               columns[0].values})
+    names = list(classes) if classes is not None else sorted(
+        {_label(v) for v in columns[0].values}, key=_label_order)
     if not names:
         raise DataError(f"{columns[0].source}: no target values to learn from")
     index = {name: i for i, name in enumerate(names)}
@@ -128,6 +128,12 @@ def encode_labels(columns: Sequence[LabelColumn], *, task: str = "auto",
             out[i] = index[key]
         arrays.append(out)
     return arrays, names, "classification"
+
+
+def _label_order(name: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (-1 < 2 < 10), before other names in text order."""
+    number = parse_number(name)
+    return (0, number, "") if number is not None and math.isfinite(number) else (1, 0.0, name)
 
 
 def _label(value: object) -> str:

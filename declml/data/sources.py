@@ -148,6 +148,13 @@ def _read_npy(path: Path, role: str) -> np.ndarray:
     if path.is_dir():
         raise DataError(f"{path}: is a directory; expected an .npy file ({role})")
     try:
+        with path.open("rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise DataError(f"{path}: not a readable .npy file ({exc})") from None
+    if not (magic.startswith(b"\x93NUMPY") or magic.startswith(b"PK")):
+        raise DataError(f"{path}: not a NumPy file; save the {role} with numpy.save")
+    try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:
         if "pickle" in str(exc):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ class _Layout:
         if self.text is None and not self.inputs:
             raise DataError(f"{source}: no input columns besides the target {options.target!r}")
 
+    @property
+    def input_names(self) -> list[str]:
+        return [self.names[i] for i in self.inputs]
+
     def row(self, fields: list[str], line: int) -> tuple[Any, str]:
         """(inputs, raw target) of one record; checks the number of fields."""
         if len(fields) != len(self.names):
@@ -73,10 +78,11 @@ class _Layout:
         values = []
         for i in self.inputs:
             number = parse_number(fields[i])
-            if number is None:
+            if number is None or not math.isfinite(number):
+                what = "not a number" if number is None else "not a finite number"
                 raise DataError(
                     f"{self.source}, row {line}, column {self.names[i]!r}: {fields[i]!r} is "
-                    "not a number; list numeric columns in data.inputs, or name a text column "
+                    f"{what}; list numeric columns in data.inputs, or name a text column "
                     "in data.text")
             values.append(number)
         return values, fields[self.target]
@@ -104,6 +110,8 @@ def _header(first: list[str] | None, options: Any, source: str) -> list[str]:
     if not options.header:
         return [str(i) for i in range(len(first))]
     names = [name.strip() for name in first]
+    if names:  # files saved as "CSV UTF-8" by spreadsheets start with a byte-order mark
+        names[0] = names[0].lstrip("\ufeff")
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise DataError(f"{source}: the header repeats column names ({', '.join(duplicated)}); "
@@ -111,7 +119,7 @@ def _header(first: list[str] | None, options: Any, source: str) -> list[str]:
     return names
 
 
-def _read_table(path: Path, options: Any) -> tuple[np.ndarray, LabelColumn]:
+def _read_table(path: Path, options: Any) -> tuple[np.ndarray, LabelColumn, list[str]]:
     """A whole CSV file in memory: inputs (floats or strings) and the raw targets."""
     source = str(path)
     try:
@@ -138,15 +146,27 @@ def _read_table(path: Path, options: Any) -> tuple[np.ndarray, LabelColumn]:
                 targets.append(y)
                 rows.append(reader.line_num)
         except UnicodeDecodeError as exc:
-            raise DataError(f"{source}, after row {reader.line_num}: not valid "
-                            f"{options.encoding} ({exc.reason}); set data.encoding") from None
+            raise DataError(f"{source}, row {_undecodable_line(path, options.encoding)}: not "
+                            f"valid {options.encoding} ({exc.reason}); set data.encoding"
+                            ) from None
         except csv.Error as exc:
             raise DataError(f"{source}, row {reader.line_num}: {exc}") from None
     if not inputs:
         raise DataError(f"{source}: no data rows after the header")
     x = (np.array(inputs, dtype=object) if layout.text is not None
          else np.asarray(inputs, dtype="float32"))
-    return x, LabelColumn(targets, rows, source)
+    return x, LabelColumn(targets, rows, source), layout.input_names
+
+
+def _undecodable_line(path: Path, encoding: str) -> int | str:
+    """The first line that does not decode (the csv reader fails on a buffered block)."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                raw.decode(encoding)
+            except UnicodeDecodeError:
+                return number
+    return "?"
 
 
 class CsvRows(Examples):
@@ -225,7 +245,7 @@ def _stream(path: Path, options: Any) -> bool:
 
 def load_csv(options: Any) -> Splits:
     """A CSV or TSV file (plus an optional ``test_path`` with the same columns)."""
-    parts: list[tuple[np.ndarray | Examples, LabelColumn]] = []
+    parts: list[tuple[np.ndarray | Examples, LabelColumn, list[str]]] = []
     streamed = False
     for given in (options.path, options.test_path):
         if given is None:
@@ -235,24 +255,27 @@ def load_csv(options: Any) -> Splits:
             raise DataError(f"{path} is a directory; data.path must be a CSV/TSV file")
         if _stream(path, options):
             rows = CsvRows(path, options)
-            parts.append((rows, rows.targets))
+            parts.append((rows, rows.targets, rows.layout.input_names))
             streamed = True
         else:
             parts.append(_read_table(path, options))
     return _splits(parts, options, extra={"streamed": True} if streamed else {})
 
 
-def _splits(parts: list[tuple[Any, LabelColumn]], options: Any,
+def _splits(parts: list[tuple[Any, LabelColumn, list[str]]], options: Any,
             extra: dict[str, Any] | None = None) -> Splits:
-    targets, names, task = encode_labels([column for _, column in parts], task=options.task,
+    targets, names, task = encode_labels([column for _, column, _ in parts], task=options.task,
                                          classes=options.classes)
-    splits = [Split(x, y) for (x, _), y in zip(parts, targets, strict=True)]
+    splits = [Split(x, y) for (x, _, _), y in zip(parts, targets, strict=True)]
+    info = dict(extra or {})
+    if parts[0][2]:  # the resolved spec records them: predict reads columns in this order
+        info["input_columns"] = parts[0][2]
     return Splits(train=splits[0], test=splits[1] if len(splits) > 1 else None,
                   source=options.path, class_names=names, task=task,  # type: ignore[arg-type]
-                  info=dict(extra or {}))
+                  info=info)
 
 
-def _read_jsonl(path: Path, options: Any) -> tuple[np.ndarray, LabelColumn]:
+def _read_jsonl(path: Path, options: Any) -> tuple[np.ndarray, LabelColumn, list[str]]:
     source = str(path)
     inputs, targets, rows = [], [], []
     keys: list[str] | None = None
@@ -287,14 +310,14 @@ def _read_jsonl(path: Path, options: Any) -> tuple[np.ndarray, LabelColumn]:
     if not inputs:
         raise DataError(f"{source}: the file has no records")
     if options.text:
-        return np.array(inputs, dtype=object), LabelColumn(targets, rows, source)
+        return np.array(inputs, dtype=object), LabelColumn(targets, rows, source), []
     try:
         x = np.asarray(inputs, dtype="float32")
     except ValueError:
         shapes = sorted({np.shape(v) for v in inputs}, key=str)[:3]
         raise DataError(f"{source}: the inputs do not all have the same shape (e.g. "
                         f"{', '.join(map(str, shapes))})") from None
-    return x, LabelColumn(targets, rows, source)
+    return x, LabelColumn(targets, rows, source), list(keys or [])
 
 
 def _jsonl_keys(record: dict[str, Any], options: Any, source: str, line: int) -> list[str]:
@@ -331,8 +354,8 @@ def _jsonl_inputs(record: dict[str, Any], keys: list[str], options: Any, source:
         except (TypeError, ValueError):
             raise DataError(f"{source}, line {line}: {key!r} holds {record[key]!r:.60}, not "
                             "numbers") from None
-    if len(parts) == 1:
-        return parts[0]
+    if len(parts) == 1:  # one scalar key is one column, as in a CSV
+        return parts[0].reshape(1) if parts[0].ndim == 0 else parts[0]
     return np.concatenate([p.reshape(-1) for p in parts])
 
 

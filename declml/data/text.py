@@ -4,7 +4,9 @@
 run on JAX or PyTorch alone. This vectorizer follows the tutorial's semantics
 with NumPy and the standard library:
 
-* standardize: lower-case (optional), strip punctuation (optional), split on
+* standardize: lower-case (optional), punctuation replaced by spaces
+  (optional; like Keras's ``Tokenizer`` filters — "don't" gives "don", "t",
+  where ``TextVectorization`` would delete it and give "dont"), split on
   whitespace;
 * vocabulary: built from the **training split only** — index 0 is padding
   (``""``), index 1 the out-of-vocabulary token (``"[UNK]"``), then the most
@@ -123,6 +125,8 @@ class TextVectorizer:
                        pad=str(state["pad"]), truncate=str(state["truncate"]),
                        min_count=int(state.get("min_count", 1)))
             vocabulary = [str(w) for w in state["vocabulary"]]
+            if made.length < 1 or {made.pad, made.truncate} - {"pre", "post"}:
+                raise ValueError("length must be positive; pad and truncate 'pre' or 'post'")
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"{source} is damaged ({type(exc).__name__}: {exc}); retrain the "
                             "run to write it again") from None

@@ -78,14 +78,16 @@ def _table(path: Path, run: SavedRun | None) -> Inputs:
     columns = _option(run, "columns") if trained_on_table else None
     has_header = _has_header(rows[0], run, trained_on_table)
     header = (list(columns) if columns else
-              [c.strip() for c in rows[0]] if has_header else None)
+              [c.strip().lstrip("\ufeff") for c in rows[0]] if has_header else None)
+    target = _option(run, "target")
+    if columns and target in columns and len(rows[0]) == len(columns) - 1:
+        header = [c for c in columns if c != target]  # new data without the target column
     data = rows[1:] if has_header else rows
     if not data:
         raise DataError(f"{path}: no data rows after the header")
     text = _option(run, "text") if trained_on_table else None
     wanted = [text] if text else list(_option(run, "inputs") or []) if trained_on_table else []
     if header is not None and trained_on_table and not wanted:
-        target = _option(run, "target")
         wanted = [c for c in header if c != target]
     positions = list(range(len(data[0])))
     if wanted and header is not None:

@@ -273,6 +273,8 @@ def _resolved(spec: Spec, data: Prepared, backend: str, registry: Registry) -> S
     fields = component.options.model_fields if component.options is not None else {}
     if data.class_names is not None and "classes" in fields:
         options.setdefault("classes", list(data.class_names))
+    if data.info.get("input_columns") and "inputs" in fields and not options.get("text"):
+        options.setdefault("inputs", list(data.info["input_columns"]))
     section = spec.data.model_copy(update={"options": options,
                                            "test_split": data.test_split_used})
     return spec.model_copy(update={"backend": backend, "data": section})
