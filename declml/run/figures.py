@@ -1,7 +1,14 @@
-"""The pictures a finished run gets: learning curves and, for classifiers, a confusion matrix."""
+"""The pictures a finished run gets: learning curves and, for classifiers, a confusion matrix.
+
+Drawing them costs about a second of matplotlib (mostly its import), so the
+learning curves are drawn on a background thread while the model is saved and
+evaluated, and a plotting failure is only ever a warning: a picture is never
+worth losing a finished run.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +20,7 @@ from declml.run.plots import CONFUSION_MATRIX_FILE as CONFUSION_FILE
 from declml.run.plots import LEARNING_CURVES_FILE as CURVES_FILE
 from declml.spec.sections import Spec
 
-__all__ = ["class_predictions", "draw_run_plots"]
+__all__ = ["RunPlots", "class_predictions"]
 
 
 def class_predictions(outputs: np.ndarray, task: str | None) -> np.ndarray | None:
@@ -38,25 +45,57 @@ def _true_classes(y: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def draw_run_plots(run_dir: Path, model: Any, data: Prepared, history: dict[str, list[float]],
-                   spec: Spec, log: Callable[[str], None]) -> list[str]:
-    """Draw the run's PNGs; a plotting failure is a warning, never a failed run."""
-    from declml.run.plots import plot_confusion_matrix, plot_learning_curves
+class RunPlots:
+    """Draws a run's PNGs: ``curves`` right after ``fit``, ``confusion`` after evaluating."""
 
-    written: list[str] = []
-    try:
-        if plot_learning_curves(history, run_dir / CURVES_FILE, title=spec.name):
-            written.append(CURVES_FILE)
+    def __init__(self, run_dir: Path, spec: Spec, log: Callable[[str], None]) -> None:
+        self.run_dir = run_dir
+        self.spec = spec
+        self.log = log
+        self.written: list[str] = []
+        self._thread: threading.Thread | None = None
+
+    def _guarded(self, name: str, draw: Callable[[], Any]) -> None:
+        try:
+            if draw():
+                self.written.append(name)
+        except Exception as exc:
+            self.log(f"warning: could not draw {name} ({type(exc).__name__}: {exc})")
+
+    def curves(self, history: dict[str, list[float]]) -> None:
+        """Start drawing the learning curves in the background (history is copied)."""
+        from declml.run.plots import plot_learning_curves
+
+        snapshot = {k: list(v) for k, v in history.items()}
+        path, title = self.run_dir / CURVES_FILE, self.spec.name
+        self._thread = threading.Thread(
+            target=self._guarded, name="declml-plots", daemon=True,
+            args=(CURVES_FILE, lambda: plot_learning_curves(snapshot, path, title=title)))
+        self._thread.start()
+
+    def confusion(self, model: Any, data: Prepared) -> None:
+        """A confusion matrix of the test split, for classifiers."""
         truth = _true_classes(data.test.y)
-        if truth is not None and data.task != "regression":
-            outputs = model.predict(**data.feed(data.test, batch_size=spec.fit.batch_size,
+        if truth is None or data.task == "regression":
+            return
+
+        def draw() -> bool:
+            from declml.run.plots import plot_confusion_matrix
+
+            outputs = model.predict(**data.feed(data.test, batch_size=self.spec.fit.batch_size,
                                                 name="test", targets=False), verbose=0)
             predicted = class_predictions(outputs, data.task)
-            if predicted is not None:
-                plot_confusion_matrix(truth, predicted, run_dir / CONFUSION_FILE,
-                                      class_names=data.class_names,
-                                      title=f"{spec.name}: test split")
-                written.append(CONFUSION_FILE)
-    except Exception as exc:  # a picture is never worth losing a finished run
-        log(f"warning: could not draw the run's plots ({type(exc).__name__}: {exc})")
-    return written
+            if predicted is None:
+                return False
+            plot_confusion_matrix(truth, predicted, self.run_dir / CONFUSION_FILE,
+                                  class_names=data.class_names,
+                                  title=f"{self.spec.name}: test split")
+            return True
+
+        self._guarded(CONFUSION_FILE, draw)
+
+    def finish(self) -> list[str]:
+        """Wait for the background drawing; the files written, curves first."""
+        if self._thread is not None:
+            self._thread.join()
+        return sorted(self.written, key=lambda name: name != CURVES_FILE)

@@ -21,7 +21,7 @@ from declml.data.transforms import TRANSFORMS_FILE
 from declml.errors import DataError, DeclmlError, one_line
 from declml.registry.registry import Registry
 from declml.run.embeddings import load_pretrained
-from declml.run.figures import draw_run_plots
+from declml.run.figures import RunPlots
 from declml.run.plugins import plugins_used
 from declml.spec.api import dump_spec, fix_point, registry_for
 from declml.spec.sections import Spec
@@ -180,13 +180,16 @@ def train(
             verbose=verbose,
         )
     fit_seconds = time.perf_counter() - started
+    plots = RunPlots(run.path, spec, log)
+    plots.curves(history)  # drawn while the model is saved and evaluated
     run.save_model(model)  # before evaluating: a failure there must not lose the training
     with _keep_partial(run, None, history):
         metrics = model.evaluate(**data.feed(data.test, batch_size=spec.fit.batch_size,
                                              name="test"), return_dict=True, verbose=0)
     metrics = {k: float(v) for k, v in metrics.items()}
     run.write_json(METRICS_FILE, {"split": "test", "examples": len(data.test), **metrics})
-    pictures = draw_run_plots(run.path, model, data, history, spec, log)
+    plots.confusion(model, data)
+    pictures = plots.finish()
     epochs_done = len(next(iter(history.values()), []))
     run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
                epochs_completed=epochs_done, test_metrics=metrics, plots=pictures)
