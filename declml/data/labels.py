@@ -38,8 +38,8 @@ class LabelColumn:
     """
 
     def __init__(self, values: Sequence[object], rows: Sequence[int], source: str) -> None:
-        self.values = list(values)
-        self.rows = list(rows)
+        self.values = values if isinstance(values, list) else list(values)
+        self.rows = rows if isinstance(rows, (list, np.ndarray)) else list(rows)
         self.source = source
 
     def numeric(self) -> np.ndarray | None:

@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import math
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,7 @@ class CsvRows(Examples):
         self.path = path
         self.options = options
         self.dialect = _dialect(path, options)
+        self.targets: LabelColumn | None = None
         self.offsets, self.layout, self.targets = self._index()
 
     def _lines(self) -> Iterator[tuple[int, int, bytes]]:
@@ -197,8 +199,15 @@ class CsvRows(Examples):
             raise DataError(f"{self.path}, row {line}: {exc}") from None
 
     def _index(self) -> tuple[np.ndarray, _Layout, LabelColumn]:
+        """One pass: where each row starts, its line number and its raw target.
+
+        Kept compact (about 16 bytes a row plus a pointer to a shared label
+        string), since this is what stays in memory for a file that does not fit.
+        """
         source = str(self.path)
-        offsets, targets, rows = [], [], []
+        offsets, lines = array("q"), array("q")
+        targets: list[str] = []
+        labels: dict[str, str] = {}  # one string object per distinct label
         layout = None
         for number, offset, raw in self._lines():
             fields = self._parse(raw, number)
@@ -210,14 +219,22 @@ class CsvRows(Examples):
                 continue
             _, target = layout.row(fields, number)
             offsets.append(offset)
-            targets.append(target)
-            rows.append(number)
+            lines.append(number)
+            targets.append(labels.setdefault(target, target))
         if layout is None:
             raise DataError(f"{source}: the file is empty; expected a header row and data rows")
         if not offsets:
             raise DataError(f"{source}: no data rows after the header")
-        return (np.asarray(offsets, dtype="int64"), layout,
-                LabelColumn(targets, rows, source))
+        self.lines = np.frombuffer(lines, dtype="int64")
+        return (np.frombuffer(offsets, dtype="int64"), layout,
+                LabelColumn(targets, self.lines, source))
+
+    def take_targets(self) -> LabelColumn:
+        """The raw targets, handed over once for encoding (then freed with the caller's copy)."""
+        targets, self.targets = self.targets, None
+        if targets is None:
+            raise DataError(f"{self.path}: the targets were already taken")
+        return targets
 
     def __len__(self) -> int:
         return len(self.offsets)
@@ -227,7 +244,7 @@ class CsvRows(Examples):
         with self.path.open("rb") as handle:
             for position in np.asarray(index, dtype="int64"):
                 handle.seek(int(self.offsets[position]))
-                line = self.targets.rows[position]
+                line = int(self.lines[position])
                 out.append(self.layout.row(self._parse(handle.readline(), line), line)[0])
         if self.layout.text is not None:
             return np.array(out, dtype=object)
@@ -255,7 +272,7 @@ def load_csv(options: Any) -> Splits:
             raise DataError(f"{path} is a directory; data.path must be a CSV/TSV file")
         if _stream(path, options):
             rows = CsvRows(path, options)
-            parts.append((rows, rows.targets, rows.layout.input_names))
+            parts.append((rows, rows.take_targets(), rows.layout.input_names))
             streamed = True
         else:
             parts.append(_read_table(path, options))
