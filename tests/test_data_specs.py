@@ -177,3 +177,18 @@ def test_sms_spam_reaches_098_and_predicts_raw_text(tmp_path, registry, shared_d
     lines.write_text("WINNER!! You have won a free holiday, call now to claim your prize\n"
                      "Are we still meeting for lunch tomorrow?\n")
     assert [r["class"] for r in _predict(result.run_dir, lines)] == ["spam", "ham"]
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("model.layers.0.input_dim=5", r"Embedding input_dim is 5, but the vocabulary has \d+"),
+    ("model.input_shape=[7]", r"input_shape is \[7\] but data\.preprocessing\.text\.length is 100"),
+])
+def test_text_model_that_cannot_fit_the_vocabulary_is_refused(tmp_path, registry, override,
+                                                              message):
+    """JAX clamps out-of-range embedding indices silently: declml refuses before training."""
+    from declml.errors import DataError
+
+    sms = _sms_file(tmp_path / "sms.tsv")
+    with pytest.raises(DataError, match=message):
+        _train("sms_spam_lstm.yaml", tmp_path, registry, f"data.path={sms}", override)
+    assert not (tmp_path / "run").exists()  # refused before a run directory was made

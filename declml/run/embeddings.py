@@ -9,7 +9,34 @@ from declml.builder.pretrained import VECTORS_ATTRIBUTE
 from declml.data.pipeline import Prepared
 from declml.errors import DataError
 
-__all__ = ["load_pretrained"]
+__all__ = ["check_text_model", "load_pretrained"]
+
+
+def check_text_model(model: Any, data: Prepared) -> None:
+    """A text model's input length and embedding rows must fit the vectorizer.
+
+    JAX does not fail on an index past an Embedding's last row (it clamps), so
+    a too-small ``input_dim`` would train silently on wrong rows: refuse it.
+    """
+    preprocessor = data.pipeline.preprocessor if data.pipeline is not None else None
+    vectorizer = preprocessor.vectorizer if preprocessor is not None else None
+    if vectorizer is None or vectorizer.vocabulary is None:
+        return
+    want = tuple(model.input_shape[1:])
+    if want not in ((vectorizer.length,), (None,)):
+        raise DataError(
+            f"model.input_shape is {list(want)} but data.preprocessing.text.length is "
+            f"{vectorizer.length}: texts become sequences of {vectorizer.length} word indices; "
+            f"set model.input_shape: [{vectorizer.length}]")
+    size = len(vectorizer.vocabulary)
+    for layer in _all_layers(model):
+        rows = getattr(layer, "input_dim", None)
+        if type(layer).__name__ == "Embedding" and isinstance(rows, int) and rows < size:
+            raise DataError(
+                f"layer {layer.name!r}: Embedding input_dim is {rows}, but the vocabulary has "
+                f"{size} entries (data.preprocessing.text.max_tokens is "
+                f"{vectorizer.max_tokens}); set input_dim to at least {size}, or lower "
+                "max_tokens")
 
 
 def load_pretrained(model: Any, data: Prepared, seed: int,

@@ -20,7 +20,7 @@ from declml.data.pipeline import Prepared, prepare
 from declml.data.transforms import TRANSFORMS_FILE
 from declml.errors import DataError, DeclmlError, one_line
 from declml.registry.registry import Registry
-from declml.run.embeddings import load_pretrained
+from declml.run.embeddings import check_text_model, load_pretrained
 from declml.run.figures import RunPlots
 from declml.run.plugins import plugins_used
 from declml.spec.api import dump_spec, fix_point, registry_for
@@ -145,6 +145,7 @@ def train(
     started = time.perf_counter()
     data = prepare(spec, registry, log=log)
     model = build_model(spec, registry)
+    check_text_model(model, data)
     embeddings = load_pretrained(model, data, spec.seed, log)
     check_shapes(model, data)
     callbacks = [instantiate("callback", ref, registry, f"fit.callbacks[{i}]")
