@@ -6,7 +6,8 @@ Layout::
       spec.lock.yaml   the resolved spec (defaults and --set overrides applied, absolute
                        data paths, the class names used to encode labels)
       run.json         status, timings, seed, spec hash, library versions, plugins used,
-                       class names and task, pretrained-embedding coverage
+                       test metrics, class names and task, data_info from the loader,
+                       pretrained-embedding coverage, the plots drawn
       transforms.json  fitted data transforms (only when the spec declares some)
       vocabulary.json  the text vocabulary built from the training split (text specs)
       history.json     per-epoch training metrics (rewritten after every epoch)

@@ -192,3 +192,54 @@ def test_text_model_that_cannot_fit_the_vocabulary_is_refused(tmp_path, registry
     with pytest.raises(DataError, match=message):
         _train("sms_spam_lstm.yaml", tmp_path, registry, f"data.path={sms}", override)
     assert not (tmp_path / "run").exists()  # refused before a run directory was made
+
+
+STREAMED_CSV_SPEC = """\
+spec_version: 1
+name: streamed
+seed: 4
+data: {dataset: csv, path: PATH, target: y, stream: true, test_split: 0.25}
+model:
+  input_shape: [3]
+  layers: [{type: Dense, units: 8, activation: relu}, {type: Dense, units: 2, activation: softmax}]
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accuracy]}
+fit: {epochs: 3, batch_size: 16}
+"""
+
+
+def test_streamed_training_is_reproducible_from_the_seed(tmp_path, registry):
+    """Reader threads run ahead of the epoch; shuffling must not depend on their timing."""
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,y"] + [f"{a:.3f},{b:.3f},{c:.3f},{int(a + b > 0)}"
+                          for a, b, c in rng.normal(size=(200, 3))]
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(STREAMED_CSV_SPEC.replace("PATH", str(tmp_path / "d.csv")))
+    histories = []
+    for attempt in range(2):
+        spec = load_spec(spec_file, registry=registry)
+        result = train(spec, tmp_path / f"run{attempt}", registry=registry, **QUIET)
+        histories.append(result.history["loss"])
+        info = json.loads((result.run_dir / "run.json").read_text())
+        assert info["data_info"]["streamed"] is True
+    assert histories[0] == histories[1]
+
+
+def test_evaluate_on_new_data_replaces_a_trained_test_file(tmp_path, registry):
+    from declml.run.evaluate import evaluate
+
+    lines = ["a,y"] + [f"{i % 7},{int(i % 7 > 3)}" for i in range(40)]
+    (tmp_path / "train.csv").write_text("\n".join(lines[:31]) + "\n")
+    (tmp_path / "test.csv").write_text("\n".join([lines[0], *lines[31:]]) + "\n")
+    (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
+    spec_file = tmp_path / "s.yaml"
+    spec_file.write_text(STREAMED_CSV_SPEC.replace("PATH", str(tmp_path / "train.csv"))
+                         .replace("stream: true, test_split: 0.25",
+                                  f"test_path: {tmp_path / 'test.csv'}")
+                         .replace("[3]", "[1]"))
+    spec = load_spec(spec_file, registry=registry)
+    result = train(spec, tmp_path / "run", registry=registry, **QUIET)
+    assert json.loads((result.run_dir / "metrics.json").read_text())["examples"] == 10
+    metrics = evaluate(result.run_dir, [f"data.path={tmp_path / 'new.csv'}"], whole=True,
+                       log=lambda _: None)
+    assert metrics["split"] == "all" and metrics["examples"] == 40

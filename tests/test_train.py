@@ -95,7 +95,7 @@ def test_shape_mismatch_is_explained_before_training(tmp_path, registry):
     spec_file = tmp_path / "s.yaml"
     spec_file.write_text(TINY_SPEC.replace("reshape: [8, 8, 1], ", ""))
     spec = load_spec(spec_file, registry=registry)
-    with pytest.raises(DataError, match=r"add data.preprocessing.reshape: \[8, 8, 1\]"):
+    with pytest.raises(DataError, match=r"data\.preprocessing\.reshape: \[8, 8, 1\]"):
         train(spec, tmp_path / "run", registry=registry, log=lambda _: None, verbose=0)
     assert not (tmp_path / "run").exists()
 

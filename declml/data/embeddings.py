@@ -276,8 +276,8 @@ class _Reader:
         if self.expected_dim is not None and dim != self.expected_dim:
             raise DataError(
                 f"{self.path}:{number}: the file holds {dim}-dimensional vectors but the "
-                f"embedding's output_dim is {self.expected_dim}; set output_dim to {dim} (or "
-                f"leave it out to take the file's)")
+                f"embedding's output_dim is {self.expected_dim}; set output_dim to {dim} "
+                f"to match the file")
         return dim
 
     def _line(self, number: int, line: bytes, dim: int) -> None:

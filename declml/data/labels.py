@@ -78,6 +78,8 @@ def encode_labels(columns: Sequence[LabelColumn], *, task: str = "auto",
         DataError: a label not in the mapping, naming the file and the row, or
             non-numeric values for a regression target.
     """
+    if task == "regression" and classes is not None:
+        raise DataError("data.classes names classes, but data.task is regression; remove one")
     numbers = [c.numeric() for c in columns]
     if classes is None and all(n is not None for n in numbers):
         present = [n for n in numbers if n is not None]

@@ -178,9 +178,13 @@ def prepare(spec: Spec, registry: Registry, *, log=None,
         validation = test
     if isinstance(train.x, Examples):
         notes.append(f"data is streamed from {train.x.describe()}, one batch at a time")
-    notes.append(f"data: {len(train)} train, "
-                 f"{len(validation) if validation is not None else 0} validation"
-                 f"{' (the test split)' if choice == 'test' else ''}, {len(test)} test examples")
+    if whole and splits.test is None:
+        pass  # _split said it: every example is evaluated
+    else:
+        notes.append(f"data: {len(train)} train, "
+                     f"{len(validation) if validation is not None else 0} validation"
+                     f"{' (the test split)' if choice == 'test' else ''}, "
+                     f"{len(test)} test examples")
     for note in notes:
         log(note)
     used = ((spec.data.test_split or DEFAULT_TEST_SPLIT)

@@ -10,6 +10,7 @@ PyTorch; ``workers`` threads read ahead while the model trains.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,7 +27,10 @@ def batches(split: Split, inputs: Callable[[Any, str], np.ndarray], *, batch_siz
             workers: int = 2) -> Any:
     """A Keras ``PyDataset`` over ``split``; ``inputs`` maps a raw batch to model inputs.
 
-    With ``shuffle`` the order changes every epoch, reproducibly from ``seed``.
+    With ``shuffle`` the order changes every epoch, reproducibly from ``seed``:
+    the reader threads fetch batches in any order and may run ahead into the
+    next epoch, so a batch's epoch is not read from a shared counter but from
+    how many times that batch index has been asked for.
     """
     keras = import_keras()
 
@@ -34,13 +38,18 @@ def batches(split: Split, inputs: Callable[[Any, str], np.ndarray], *, batch_siz
         def __init__(self) -> None:
             super().__init__(workers=workers, use_multiprocessing=False,
                              max_queue_size=max(2, workers * 2))
-            self.epoch = 0
-            self.order = self._order()
+            self.lock = threading.Lock()
+            self.fetches = np.zeros(len(self), dtype="int64")
+            self.orders: dict[int, np.ndarray] = {}
 
-        def _order(self) -> np.ndarray:
+        def _order(self, epoch: int) -> np.ndarray:
             if not shuffle:
                 return np.arange(len(split))
-            return np.random.default_rng([seed, self.epoch]).permutation(len(split))
+            if epoch not in self.orders:
+                self.orders = {e: o for e, o in self.orders.items() if e >= epoch - 1}
+                self.orders[epoch] = np.random.default_rng([seed, epoch]).permutation(
+                    len(split))
+            return self.orders[epoch]
 
         def __len__(self) -> int:
             return math.ceil(len(split) / batch_size)
@@ -50,12 +59,12 @@ def batches(split: Split, inputs: Callable[[Any, str], np.ndarray], *, batch_siz
             return len(self)
 
         def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-            rows = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            with self.lock:
+                epoch = int(self.fetches[index])
+                self.fetches[index] += 1
+                order = self._order(epoch)
+            rows = np.sort(order[index * batch_size:(index + 1) * batch_size])
             raw = split.x.read(rows) if split.lazy else split.x[rows]
             return inputs(raw, name), split.y[rows]
-
-        def on_epoch_end(self) -> None:
-            self.epoch += 1
-            self.order = self._order()
 
     return SplitBatches()

@@ -28,6 +28,12 @@ def evaluate(run_dir: str | Path, overrides: Iterable[str] = (), *,
     """
     log = log or (lambda msg: print(msg, file=sys.stderr))
     run = load_run(run_dir, overrides, allow_local_plugins=allow_local_plugins)
+    if whole and run.spec.data.options.get("test_path") is not None:
+        # the new data replaces the training data and its test file alike
+        options = {k: v for k, v in run.spec.data.options.items()
+                   if k not in ("test_path", "test_targets")}
+        run.spec = run.spec.model_copy(
+            update={"data": run.spec.data.model_copy(update={"options": options})})
     data = prepare(run.spec, run.registry, log=log, pipeline=run.pipeline, whole=whole)
     check_shapes(run.model, data)
     try:

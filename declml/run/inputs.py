@@ -67,7 +67,10 @@ def _table(path: Path, run: SavedRun | None) -> Inputs:
     delimiter = _option(run, "delimiter") if trained_on_table else None
     if delimiter is None:
         delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    quoting_option = _option(run, "quoting", "auto") if trained_on_table else "auto"
+    if quoting_option == "auto":
+        quoting_option = "none" if delimiter == "\t" else "minimal"
+    quoting = csv.QUOTE_NONE if quoting_option == "none" else csv.QUOTE_MINIMAL
     try:
         with path.open(encoding=_option(run, "encoding", "utf-8"), newline="") as handle:
             rows = [r for r in csv.reader(handle, delimiter=delimiter, quoting=quoting) if r]

@@ -73,8 +73,9 @@ def _check_split(model: Any, name: str, x: Any, y: Any) -> None:
     ):
         raise DataError(
             f"model.input_shape is {list(want_in)} but the {name} examples have shape "
-            f"{list(got_in)}; fix model.input_shape or add data.preprocessing.reshape: "
-            f"{list(want_in)}"
+            f"{list(got_in)}; fix model.input_shape, or make the data match it "
+            f"(data.preprocessing.reshape: {list(want_in)}, preprocessing.resize or the "
+            "dataset's image_size for images)"
         )
     out = model.output_shape[-1] if model.output_shape else None
     sparse = _sparse_loss(model)
