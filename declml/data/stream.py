@@ -4,7 +4,7 @@ Used when a dataset returns :class:`~declml.data.lazy.Examples` (image
 directories, large CSV files): every batch is read from disk, preprocessed
 and transformed as it is needed, so memory holds a few batches, never the
 whole dataset. Keras's ``PyDataset`` works the same on JAX, TensorFlow and
-PyTorch; ``workers`` threads read ahead while the model trains.
+PyTorch; it is read in the training thread (see :func:`batches` for why).
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ __all__ = ["batches"]
 
 def batches(split: Split, inputs: Callable[[Any, str], np.ndarray], *, batch_size: int,
             shuffle: bool = False, seed: int = 0, name: str = "train",
-            workers: int = 2) -> Any:
+            workers: int = 1) -> Any:
     """A Keras ``PyDataset`` over ``split``; ``inputs`` maps a raw batch to model inputs.
 
     With ``shuffle`` the order changes every epoch, reproducibly from ``seed``:
-    the reader threads fetch batches in any order and may run ahead into the
-    next epoch, so a batch's epoch is not read from a shared counter but from
-    how many times that batch index has been asked for.
+    a batch's epoch is counted per batch index (how many times it was asked
+    for), not from ``on_epoch_end``. Batches are read in the training thread
+    (``workers=1``): Keras's reader threads start early to peek at the data and
+    are stopped with a timing-dependent number of batches already requested,
+    which made shuffled runs differ; backends still overlap reading with the
+    device's asynchronous compute.
     """
     keras = import_keras()
 
