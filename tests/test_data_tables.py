@@ -499,7 +499,7 @@ def streamed_prepared(tmp_path_factory):
 
 def test_streamed_prepare_keeps_data_lazy(streamed_prepared):
     p = streamed_prepared
-    assert p.streamed and p.train.lazy and p.test.lazy
+    assert p.train.lazy and p.test.lazy
     assert (len(p.train), len(p.test)) == (36, 9)
     assert any("streamed" in n for n in p.notes)
     assert p.info["streamed"] is True

@@ -358,6 +358,7 @@ def test_vocabulary_ignores_words_of_the_test_file(tmp_path):
                                                     [0, 0, 1, index["night"]]])
     assert prepared.train.x.dtype == np.int32 and prepared.train.x.shape == (3, 4)
     assert any("vocabulary of 4 words from the training split" in n for n in prepared.notes)
+    assert "text: 50.0% of the test split's words are in the vocabulary" in prepared.notes
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -9,13 +9,12 @@ to use instead. The CIFAR loaders live in :mod:`declml.data.library_images`.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from declml.data.sources import _mnist_from_dir, _read_npz, _resolve
+from declml.data.sources import _mnist_from_dir, _read_npz, _resolve, read_arrays
 from declml.data.sources import load_mnist as _load_mnist
 from declml.data.splits import Split, Splits
 from declml.errors import DataError
@@ -60,36 +59,6 @@ def download(name: str, title: str, local: str, **kwargs: Any) -> Any:
             f"could not download {title} ({type(exc).__name__}: {exc}); without network "
             f"access, point data.path at a local copy ({local})"
         ) from None
-
-
-def read_arrays(path: Path, *, pickled: str, expected: str = "an .npz file") -> dict[str, Any]:
-    """Every array of an ``.npz`` file, read without pickle.
-
-    Args:
-        path: the file.
-        pickled: what to tell the user when the file holds object arrays
-            (after ``"{path}: "``).
-        expected: what the dataset accepts, for the message about other files.
-    """
-    if path.is_dir():
-        raise DataError(f"{path}: is a directory; expected {expected}")
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(6)
-    except OSError as exc:
-        raise DataError(f"{path}: not readable ({exc}); expected {expected}") from None
-    if not magic.startswith(b"PK"):
-        raise DataError(f"{path}: not an .npz archive; expected {expected} (save arrays with "
-                        "numpy.savez)")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise DataError(f"{path}: {pickled}") from None
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
 
 
 def split_arrays(arrays: dict[str, Any], path: Path, *, single: bool = True

@@ -57,15 +57,15 @@ class Prepared:
     test: Split
     notes: list[str]
     test_split_used: float | None = None
-    transforms: list[FittedTransform] = field(default_factory=list)
     pipeline: InputPipeline | None = None
     class_names: list[str] | None = None
     task: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def streamed(self) -> bool:
-        return self.train.lazy
+    def transforms(self) -> list[FittedTransform]:
+        """The fitted ``data.transforms`` (part of :attr:`pipeline`)."""
+        return self.pipeline.transforms if self.pipeline is not None else []
 
     def feed(self, split: Split, *, batch_size: int, shuffle: bool = False, seed: int = 0,
              name: str = "train", targets: bool = True) -> dict[str, Any]:
@@ -137,13 +137,11 @@ def _fit_transforms(spec: Spec, registry: Registry, train: Split, preprocessor: 
 
 
 def prepare(spec: Spec, registry: Registry, *, log=None,
-            pipeline: InputPipeline | None = None,
-            fitted: list[FittedTransform] | None = None, whole: bool = False) -> Prepared:
+            pipeline: InputPipeline | None = None, whole: bool = False) -> Prepared:
     """Load, split and preprocess the data a spec declares.
 
     ``pipeline`` is a run's saved preprocessing and transforms (``declml
-    evaluate``): applied as saved, never refitted. ``fitted`` alone restores
-    transforms only (kept for callers that have no saved preprocessing).
+    evaluate``): applied as saved, never refitted.
     ``whole`` makes a dataset without its own test split the test split entire
     (evaluating a trained model on new data).
     """
@@ -154,13 +152,17 @@ def prepare(spec: Spec, registry: Registry, *, log=None,
     if pipeline is None:
         preprocessor = Preprocessor(spec.data.preprocessing).fit(train.x)
         notes.extend(preprocessor.notes())
+        vectorizer = preprocessor.vectorizer
+        if vectorizer is not None and not test.lazy:  # how well the vocabulary carries over
+            notes.append(f"text: {vectorizer.coverage(test.x):.1%} of the test split's words "
+                         "are in the vocabulary")
     else:
         preprocessor = pipeline.preprocessor
     train = preprocessor.split(train, "train")
     test = preprocessor.split(test, "test")
     if validation is not None:
         validation = preprocessor.split(validation, "validation")
-    restored = pipeline.transforms if pipeline is not None else fitted
+    restored = pipeline.transforms if pipeline is not None else None
     if restored is None and spec.data.transforms:  # fitted on the training split only
         restored, train = _fit_transforms(spec, registry, train, preprocessor, notes)
     elif restored and not train.lazy:
@@ -191,5 +193,5 @@ def prepare(spec: Spec, registry: Registry, *, log=None,
             if splits.test is None and not whole else None)
     info = {**splits.info, **({"evaluated_whole": True} if whole and splits.test is None
                                else {})}
-    return Prepared(train, validation, test, notes, used, restored,
-                    InputPipeline(preprocessor, restored), splits.class_names, splits.task, info)
+    return Prepared(train, validation, test, notes, used, InputPipeline(preprocessor, restored),
+                    splits.class_names, splits.task, info)

@@ -50,10 +50,10 @@ class Preprocessor:
     def inputs(self, x: Any, name: str) -> np.ndarray:
         """A batch of raw inputs → model inputs."""
         if self.steps.text is not None:
-            if self.vectorizer is None:
+            if not self.fitted:
                 raise DataError("text preprocessing was applied before its vocabulary was built")
             _check_text(x, name)
-            return self.vectorizer(x)
+            return self.vectorizer(x)  # type: ignore[misc]
         return preprocess_inputs(np.asarray(x), self.steps, name)
 
     def targets(self, y: np.ndarray, name: str) -> np.ndarray:

@@ -12,7 +12,7 @@ from declml.data.idx import read_idx
 from declml.data.splits import Split, Splits
 from declml.errors import DataError
 
-__all__ = ["load_digits", "load_mnist", "load_npy", "load_npz"]
+__all__ = ["load_digits", "load_mnist", "load_npy", "load_npz", "read_arrays"]
 
 # Names the original MNIST files go by (some mirrors use a dot instead of a dash).
 _MNIST_FILES = {
@@ -99,34 +99,40 @@ def load_npz(options: Any) -> Splits:
     return _read_npz(_resolve(options.path), options.x_key, options.y_key)
 
 
-def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
+def read_arrays(path: Path, *, pickled: str, expected: str = "an .npz file") -> dict[str, Any]:
+    """Every array of an ``.npz`` file, read without pickle (the one .npz reader).
+
+    Args:
+        path: the file.
+        pickled: what to tell the user when the file holds object arrays
+            (after ``"{path}: "``).
+        expected: what the dataset accepts, for the message about other files.
+    """
     if path.is_dir():
-        raise DataError(f"{path}: is a directory; expected an .npz file")
+        raise DataError(f"{path}: is a directory; expected {expected}")
     try:
         with path.open("rb") as fh:
             magic = fh.read(6)
     except OSError as exc:
-        raise DataError(f"{path}: not a readable .npz file ({exc})") from None
-    if not (magic.startswith(b"PK") or magic.startswith(b"\x93NUMPY")):
-        raise DataError(f"{path}: not a readable .npz file (not a NumPy archive; save arrays "
-                        "with numpy.savez)")
+        raise DataError(f"{path}: not a readable .npz file ({exc}); expected {expected}"
+                        ) from None
+    if not magic.startswith(b"PK"):
+        raise DataError(f"{path}: not a readable .npz file (not an .npz archive); expected "
+                        f"{expected} (save arrays with numpy.savez)")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise DataError(f"{path}: holds a single array ({type(loaded).__name__}); expected "
-                            "an .npz archive of named arrays (numpy.savez)")
-        with loaded as archive:
-            arrays = {name: archive[name] for name in archive.files}
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; expected an .npz file") from None
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
     except ValueError as exc:
         if "pickle" in str(exc):
-            raise DataError(f"{path}: holds object arrays or is not a NumPy file; declml reads "
-                            ".npz files without pickle, so save plain numeric arrays "
-                            "(numpy.savez)") from None
+            raise DataError(f"{path}: {pickled}") from None
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _read_npz(path: Path, x_key: str, y_key: str) -> Splits:
+    arrays = read_arrays(path, pickled="holds object arrays; declml reads .npz files without "
+                                       "pickle, so save plain numeric arrays (numpy.savez)")
     keys = sorted(arrays)
     if ("x_test" in arrays) != ("y_test" in arrays):
         have, lack = ("x_test", "y_test") if "x_test" in arrays else ("y_test", "x_test")

@@ -24,7 +24,6 @@ def predict_arrays(run: SavedRun, x: Any) -> np.ndarray:
         x = x[None, ...]  # a single example
     if text and x.ndim == 0:
         x = x.reshape(1)
-    assert run.pipeline is not None
     x = run.pipeline(x, "input")
     if x.ndim == len(want):  # a single example after preprocessing (e.g. a reshape)
         x = x[None, ...]

@@ -36,8 +36,12 @@ class SavedRun:
     info: dict[str, Any]
     registry: Registry
     model: Any = field(repr=False)
-    transforms: list[FittedTransform] = field(default_factory=list)
-    pipeline: InputPipeline | None = None
+    pipeline: InputPipeline
+
+    @property
+    def transforms(self) -> list[FittedTransform]:
+        """The fitted ``data.transforms`` the run saved (part of :attr:`pipeline`)."""
+        return self.pipeline.transforms
 
     @property
     def class_names(self) -> list[str] | None:
@@ -116,5 +120,4 @@ def load_run(run_dir: str | Path, overrides: Iterable[str] = (), *,
     if (path / TRANSFORMS_FILE).is_file():
         transforms = restore_transforms(_read_json(path / TRANSFORMS_FILE), registry)
     preprocessor = Preprocessor.load(spec.data.preprocessing, path)
-    return SavedRun(path, spec, info, registry, model, transforms,
-                    InputPipeline(preprocessor, transforms))
+    return SavedRun(path, spec, info, registry, model, InputPipeline(preprocessor, transforms))
