@@ -41,8 +41,10 @@ __all__ = [
     "CONFUSION_MATRIX_FILE",
     "LEARNING_CURVES_FILE",
     "confusion_counts",
+    "plain_text",
     "plot_confusion_matrix",
     "plot_learning_curves",
+    "save_figure",
 ]
 
 LEARNING_CURVES_FILE = "learning_curves.png"
@@ -113,14 +115,14 @@ def plot_learning_curves(
             ax.legend()
         ax.set_xlabel("epoch")
         ax.set_xlim(0.5, epochs + 0.5)  # the same epochs on every panel, even a single one
-        ax.set_ylabel(_text(name))
+        ax.set_ylabel(plain_text(name))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(True, alpha=0.3)
     for ax in axes[n:]:
         ax.set_visible(False)
     if title:
-        fig.suptitle(_text(title))
-    return _save(fig, path)
+        fig.suptitle(plain_text(title))
+    return save_figure(fig, path)
 
 
 def _panels(history: dict[str, Any]) -> list[tuple[str, list[tuple[str, list[float | None]]]]]:
@@ -254,8 +256,8 @@ def plot_confusion_matrix(
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if title:
-        ax.set_title(_text(title))
-    return _save(fig, path)
+        ax.set_title(plain_text(title))
+    return save_figure(fig, path)
 
 
 def _labels(y: Any, name: str) -> np.ndarray:
@@ -295,7 +297,7 @@ def _class_ticks(ax: Any, names: list[str]) -> None:
     n = len(names)
     step = max(1, math.ceil(n / 100))  # beyond 100 classes, label every step-th one
     ticks = list(range(0, n, step))
-    labels = [_text(_shorten(names[i])) for i in ticks]
+    labels = [plain_text(_shorten(names[i])) for i in ticks]
     size = 9 if n <= 20 else 8 if n <= 30 else max(5, 8 - (n - 30) // 25)
     long = max(len(s) for s in labels) > _LONG_NAME
     ax.set_xticks(ticks, labels, fontsize=size,
@@ -312,12 +314,12 @@ def _shorten(name: str) -> str:
 # --- shared ----------------------------------------------------------------------
 
 
-def _text(s: str) -> str:
+def plain_text(s: str) -> str:
     """Literal text for matplotlib: ``$`` would otherwise start mathtext."""
     return s.replace("$", r"\$")
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def save_figure(fig: Figure, path: Path) -> Path:
     """Render with Agg to a temporary file beside ``path``, then rename it into place."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 

@@ -26,7 +26,8 @@ from declml.run.plugins import plugins_used
 from declml.spec.api import dump_spec, fix_point, registry_for
 from declml.spec.sections import Spec
 
-__all__ = ["RunResult", "TrainingFailed", "TrainingInterrupted", "train"]
+__all__ = ["RunResult", "TrainingFailed", "TrainingInterrupted", "finish_run", "resolved_spec",
+           "start_run", "train", "validation_data"]
 
 
 class TrainingInterrupted(DeclmlError):
@@ -152,24 +153,11 @@ def train(
     callbacks = [instantiate("callback", ref, registry, f"fit.callbacks[{i}]")
                  for i, ref in enumerate(spec.fit.callbacks)]
 
-    run = RunDirectory.create(output, spec.name)
-    lock = dump_spec(_resolved(spec, data, running_on, registry))
-    run.write_text(SPEC_FILE, lock)
-    run.record(
-        status="running", started=run.now(), name=spec.name, seed=spec.seed,
-        backend=running_on, spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
-        command=run.argv(), versions=library_versions(),
-        plugins=plugins_used(spec, registry),
-        **({"search_space_point": point} if point else {}),
-        **_data_record(data, embeddings),
-    )
-    if data.transforms:
-        run.write_json(TRANSFORMS_FILE, [t.record() for t in data.transforms])
-    if data.pipeline is not None:
-        data.pipeline.preprocessor.save(run.path)
+    run = start_run(output, spec, data, running_on, registry, point=point,
+                    embeddings=embeddings)
     log(f"run directory: {run.path}")
     history: dict[str, list[float]] = {}
-    validation = _validation_data(data, spec)
+    validation = validation_data(data, spec)
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2
     with _keep_partial(run, model, history):
@@ -181,7 +169,41 @@ def train(
             callbacks=[*callbacks, _history_writer(keras, run, history)],
             verbose=verbose,
         )
-    fit_seconds = time.perf_counter() - started
+    metrics = finish_run(run, spec, model, data, history, registry, running_on, log,
+                         seconds=time.perf_counter() - started)
+    return RunResult(run.path, metrics, history, model)
+
+
+def start_run(output: str | Path | None, spec: Spec, data: Prepared, running_on: str,
+              registry: Registry, *, point: dict[str, Any] | None = None,
+              embeddings: list[dict[str, Any]] | None = None,
+              extra: dict[str, Any] | None = None) -> RunDirectory:
+    """Create the run directory and write what is known before training: the resolved
+    spec, run.json, and the fitted input pipeline (vocabulary, transforms)."""
+    run = RunDirectory.create(output, spec.name)
+    lock = dump_spec(resolved_spec(spec, data, running_on, registry))
+    run.write_text(SPEC_FILE, lock)
+    run.record(
+        status="running", started=run.now(), name=spec.name, seed=spec.seed,
+        backend=running_on, spec_sha256=hashlib.sha256(lock.encode()).hexdigest(),
+        command=run.argv(), versions=library_versions(),
+        plugins=plugins_used(spec, registry),
+        **({"search_space_point": point} if point else {}),
+        **_data_record(data, embeddings or []),
+        **(extra or {}),
+    )
+    if data.transforms:
+        run.write_json(TRANSFORMS_FILE, [t.record() for t in data.transforms])
+    if data.pipeline is not None:
+        data.pipeline.preprocessor.save(run.path)
+    return run
+
+
+def finish_run(run: RunDirectory, spec: Spec, model: Any, data: Prepared,
+               history: dict[str, list[float]], registry: Registry, running_on: str,
+               log: Callable[[str], None], *, seconds: float) -> dict[str, float]:
+    """Save the trained model, evaluate it on the test split, draw the run's pictures,
+    mark the run complete and tell the plugins; returns the test metrics."""
     plots = RunPlots(run.path, spec, log)
     plots.curves(history)  # drawn while the model is saved and evaluated
     run.save_model(model)  # before evaluating: a failure there must not lose the training
@@ -193,7 +215,7 @@ def train(
     plots.confusion(model, data)
     pictures = plots.finish()
     epochs_done = len(next(iter(history.values()), []))
-    run.record(status="complete", finished=run.now(), seconds=round(fit_seconds, 3),
+    run.record(status="complete", finished=run.now(), seconds=round(seconds, 3),
                epochs_completed=epochs_done, test_metrics=metrics, plots=pictures)
     if epochs_done < spec.fit.epochs:
         log(f"note: training stopped after {epochs_done} of {spec.fit.epochs} epochs "
@@ -201,15 +223,16 @@ def train(
     if any(not math.isfinite(v) for v in metrics.values()):
         log("warning: some test metrics are not finite (written as null); the loss diverged "
             "or the data holds NaN/inf values")
-    failures = registry.run_hook("declml_run_finished", run_dir=run.path,
-                                 spec=_resolved(spec, data, running_on, registry), metrics=metrics)
+    resolved = resolved_spec(spec, data, running_on, registry)
+    failures = registry.run_hook("declml_run_finished", run_dir=run.path, spec=resolved,
+                                 metrics=metrics)
     for plugin, exc in failures:
         log(f"warning: plugin {plugin!r} failed after the run (declml_run_finished): "
             f"{type(exc).__name__}: {exc}; the run itself is complete")
     if failures:
         run.record(hook_errors=[f"{plugin}: {type(exc).__name__}: {one_line(exc)}"
                                 for plugin, exc in failures])
-    return RunResult(run.path, metrics, history, model)
+    return metrics
 
 
 class TrainingFailed(DeclmlError):
@@ -241,7 +264,7 @@ def _keep_partial(run: RunDirectory, model: Any, history: dict[str, list[float]]
         raise
 
 
-def _validation_data(data: Prepared, spec: Spec) -> Any:
+def validation_data(data: Prepared, spec: Spec) -> Any:
     if data.validation is None:
         return None
     if not data.validation.lazy:
@@ -267,7 +290,7 @@ _PATH_OPTIONS = ("path", "test_path", "targets", "test_targets", "images", "labe
                  "test_images", "test_labels")
 
 
-def _resolved(spec: Spec, data: Prepared, backend: str, registry: Registry) -> Spec:
+def resolved_spec(spec: Spec, data: Prepared, backend: str, registry: Registry) -> Spec:
     """The spec as actually run: backend, the test split used, absolute data paths,
     and the class mapping (so evaluating on new files encodes labels the same way)."""
     options = dict(spec.data.options)

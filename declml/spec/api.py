@@ -183,4 +183,6 @@ def fix_point(spec: Spec, values: dict[str, Any] | None = None,
 def dump_spec(spec: Spec) -> str:
     """The resolved spec as YAML, every default written out (``spec.lock.yaml``)."""
     data = spec.model_dump(mode="json")
+    if data.get("tuning") is None:  # only specs that declare a search keep the section
+        data.pop("tuning", None)
     return yaml.dump(data, Dumper=_LockDumper, sort_keys=False, allow_unicode=True)

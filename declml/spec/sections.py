@@ -35,6 +35,7 @@ from declml.spec.components import (
 from declml.spec.graph import LayerNodeRef, check_graph
 from declml.spec.hyper import Hyper, is_hyper, parse_hyper
 from declml.spec.space import check_space
+from declml.spec.tuning import TuningSpec, tuning_default
 
 LossAdapter: TypeAdapter[Any] = TypeAdapter(LossRef)
 MetricsAdapter: TypeAdapter[Any] = TypeAdapter(list[MetricRef])  # type: ignore[valid-type]
@@ -368,6 +369,9 @@ class Spec(StrictModel):
     model: ModelSpec
     compile: CompileSpec
     fit: FitSpec = Field(default_factory=FitSpec)
+    tuning: TuningSpec | None = Field(
+        None, description="how declml tune searches the space declared inline "
+                          "(declml train ignores it)")
 
     @model_validator(mode="wrap")
     @classmethod
@@ -387,6 +391,29 @@ class Spec(StrictModel):
     @classmethod
     def _empty_fit_means_defaults(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @field_validator("tuning", mode="before")
+    @classmethod
+    def _empty_tuning_means_defaults(cls, value: Any) -> Any:
+        return tuning_default(value)
+
+    @model_validator(mode="after")
+    def _tuning_fits_the_rest(self) -> Spec:
+        tuning, errors = self.tuning, []
+        if tuning is None:
+            return self
+        if tuning.tuner == "hyperband" and isinstance(self.fit.epochs, Hyper):
+            errors.append(spec_error(
+                "bad_tuning", "Hyperband decides how long each trial trains; fit.epochs "
+                "cannot be searched with it (give hyperband.max_epochs instead)",
+                ("fit", "epochs"), self.fit.epochs.dump()))
+        if tuning.folds is not None and self.fit.validation is not None:
+            errors.append(spec_error(
+                "bad_tuning", "with tuning.folds each fold is validated on its own part of "
+                "the training split; remove fit.validation (or remove folds)",
+                ("fit", "validation"), self.fit.validation))
+        raise_issues(errors)
+        return self
 
     @model_validator(mode="after")
     def _outputs_match_compile(self) -> Spec:
