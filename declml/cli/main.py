@@ -17,6 +17,7 @@ from declml.cli.plugins import plugins
 from declml.cli.predict import predict
 from declml.cli.schema import schema
 from declml.cli.train import train
+from declml.cli.tune import tune
 from declml.cli.validate import validate
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ def _root(
 app.command("validate")(validate)
 app.command("build")(build)
 app.command("train")(train)
+app.command("tune")(tune)
 app.command("evaluate")(evaluate)
 app.command("predict")(predict)
 app.command("schema")(schema)
