@@ -44,6 +44,7 @@ __all__ = [
     "load_spec",
     "spec_from_data",
     "train",
+    "tune",
 ]
 
 _LAZY = {
@@ -51,6 +52,7 @@ _LAZY = {
     "spec_from_data": "declml.spec.api",
     "build_model": "declml.builder.model",
     "train": "declml.run.train",
+    "tune": "declml.search.search",
     "get_registry": "declml.registry.manager",
     "evaluate": "declml.run.evaluate",
     "load_run": "declml.run.saved",

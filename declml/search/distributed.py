@@ -185,9 +185,9 @@ def run_chief(spec: Spec, output: str | Path | None, *, spec_path: Path,
                 f"({thread_limits(workers)['OMP_NUM_THREADS']} thread(s) each)")
             local = _Workers(command, workers, host, port, log)
         else:
+            reach = socket.gethostname() if host in ("0.0.0.0", "::") else host
             log(f"chief listening on {host}:{port}: start workers with declml tune "
-                f"{spec_path} --worker --oracle {socket.gethostname()}:{port} -o "
-                f"{search.directory.path}")
+                f"{spec_path} --worker --oracle {reach}:{port} -o {search.directory.path}")
         _wait(search, tuner.oracle, servicer, local)
     except KeyboardInterrupt:
         if local is not None:

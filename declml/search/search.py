@@ -248,10 +248,11 @@ def export_best(search: Search, best: TrialRow) -> tuple[dict[str, Any], dict[st
     spec, values = best_spec(search, best)
     data = search.data
     resolved = resolved_spec(spec, data, search.backend, search.registry)
+    how = ("trained on the whole training split after k-fold scoring" if plan.tuning.folds
+           else "fit.epochs is the trial's best epoch")
     header = (f"# The best of {plan.spec.name}'s search (trial {best.trial_id}, "
               f"{plan.tuning.objective} = {best.score:.6g}), written by declml tune.\n"
-              "# declml train reproduces it: fit.epochs is the trial's best epoch"
-              + (" (k-fold scoring: every epoch)" if plan.tuning.folds else "") + ".\n")
+              f"# declml train reproduces the model in best/ ({how}).\n")
     directory.write_text(BEST_SPEC_FILE, header + dump_spec(resolved))
     target = directory.path / BEST_DIR
     info = _run_info(target)
@@ -287,7 +288,8 @@ def _best_run(search: Search, spec: Spec, best: TrialRow, path: Path) -> dict[st
     if search.plan.tuning.folds:
         search.log("training the best combination on the whole training split "
                    "(k-fold scoring keeps no single model)")
-        result = train(spec, path, registry=search.registry, log=search.log, verbose=0)
+        quiet = (lambda msg: None if msg.startswith("run directory:") else search.log(msg))
+        result = train(spec, path, registry=search.registry, log=quiet, verbose=0)
         RunDirectory(path).record(**extra)
         return result.metrics
     checkpoint = search.directory.project / f"trial_{best.trial_id}" / "checkpoint.weights.h5"
