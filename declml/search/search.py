@@ -288,7 +288,10 @@ def _best_run(search: Search, spec: Spec, best: TrialRow, path: Path) -> dict[st
     if search.plan.tuning.folds:
         search.log("training the best combination on the whole training split "
                    "(k-fold scoring keeps no single model)")
-        quiet = (lambda msg: None if msg.startswith("run directory:") else search.log(msg))
+        def quiet(message: str) -> None:  # the partial directory's name would confuse
+            if not message.startswith("run directory:"):
+                search.log(message)
+
         result = train(spec, path, registry=search.registry, log=quiet, verbose=0)
         RunDirectory(path).record(**extra)
         return result.metrics
