@@ -31,8 +31,8 @@ def tune(
     output: TuneOutput = None,
     overrides: Overrides = None,
     overwrite: Annotated[bool, typer.Option(
-        "--overwrite", help="Delete a search of a different spec found in the output "
-        "directory and start over (without it, declml refuses).")] = False,
+        "--overwrite", help="Delete the search found in the output directory and start "
+        "over (without it the same spec resumes and a different one is refused).")] = False,
     workers: Annotated[int, typer.Option(
         "--workers", "-w", min=0, help="Train in N worker processes on this machine "
         "(KerasTuner's distributed mode over 127.0.0.1; threads are shared out).")] = 0,

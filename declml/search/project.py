@@ -107,7 +107,8 @@ class SearchDirectory(RunDirectory):
         """Create the directory, or resume the same search in it; returns (dir, resumed).
 
         Raises:
-            TuningError: it holds a search of a different spec (without ``overwrite``),
+            TuningError: it holds a search of a different spec (``overwrite`` deletes any
+                search found and starts over),
                 or something that is not a search; a worker found no search to join.
         """
         path = Path(output) if output is not None else default_output(spec)
@@ -122,9 +123,9 @@ class SearchDirectory(RunDirectory):
         if path.exists() and not path.is_dir():
             raise ArtifactError(f"output {str(path)!r} is a file, not a directory")
         if info:
-            if info.get("fingerprint") == fingerprint(spec):
-                return found, True
             if not overwrite:
+                if info.get("fingerprint") == fingerprint(spec):
+                    return found, True
                 found._check_same(info, spec, hint="re-run with --overwrite to delete that "
                                   "search and start over, or choose another --output")
             shutil.rmtree(path)

@@ -161,9 +161,16 @@ def _ending(search: Search) -> Iterator[None]:
             f"search interrupted; finished trials are kept in {search.directory.path}: run the "
             "same command again to resume (the interrupted trial is run again)") from None
     except BaseException as exc:
-        write_trials(search)
+        rows = write_trials(search)
         search.directory.record(status="stopped", stopped=search.directory.now(),
                                 error=str(exc))
+        if isinstance(exc, TuningError):
+            done = sum(r.scored for r in rows)
+            failed = sum(r.status == "failed" for r in rows)
+            raise type(exc)(f"{exc}\n  {done} trial(s) scored and {failed} failed so far are "
+                            f"kept in {search.directory.path / TRIALS_FILE}; run the same "
+                            "command to go on, or fix the spec and start over with "
+                            "--overwrite") from None
         raise
 
 
