@@ -33,8 +33,14 @@ def declare(hp: Any, spec: Spec) -> dict[str, Any]:
             value = hp.Int(name, p["min"], p["max"], step=p["step"],
                            sampling=p["sampling"], default=h.default, **cond)
         elif h.kind == "float":
-            value = hp.Float(name, float(p["min"]), float(p["max"]), step=p["step"],
+            high = float(p["max"])
+            if p["step"] is not None and p["sampling"] == "linear":
+                # KerasTuner lists min + i*step up to max by floor division, which floating
+                # point cuts short (0.1..0.3 step 0.1 would lose 0.3): keep the end in.
+                high += p["step"] * 1e-9
+            value = hp.Float(name, float(p["min"]), high, step=p["step"],
                              sampling=p["sampling"], default=h.default, **cond)
+            value = float(f"{value:.12g}")  # 0.30000000000000004 -> 0.3
         elif h.kind == "choice":
             value = hp.Choice(name, list(p["values"]), default=h.default, **cond)
         elif h.kind == "boolean":

@@ -202,6 +202,8 @@ def run_chief(spec: Spec, output: str | Path | None, *, spec_path: Path,
         raise
     finally:
         server.stop(grace=2)
+        with quiet_keras_tuner():
+            tuner.oracle.save()  # KerasTuner's last save still lists the last trial as running
     if local is not None and local.gave_up:
         write_trials(search)
         raise TuningError(f"{', '.join(local.gave_up)} kept dying; the search is incomplete: "

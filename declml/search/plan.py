@@ -52,7 +52,7 @@ def grid_values(hyper: Hyper) -> list[Any] | None:
             if hyper.kind == "float":
                 return None
             step = 1
-        count = math.floor((high - low) / step + 1e-9) + 1
+        count = math.floor((high - low) / step + 1e-9) + 1  # the end included
         return [low + i * step for i in range(min(count, _GRID_LIMIT + 1))]
     if step is None:
         return None
@@ -106,12 +106,13 @@ def plan_search(spec: Spec, log: Callable[[str], None]) -> Plan:
             "input and one output (like declml train)")
     total = tuning.max_trials
     if tuning.tuner == "grid":
-        unstepped = [d.name for d in space if grid_values(d.hyper) is None]
+        unstepped = [f"{d.name} is a {'float' if d.hyper.kind == 'float' else 'log-sampled int'}"
+                     " range without a step" for d in space if grid_values(d.hyper) is None]
         if unstepped:
             raise TuningError(
-                f"a grid search needs a finite list of values, but {', '.join(unstepped)} "
-                "is a float range without a step: add step: (e.g. {float: {min: 0.1, max: "
-                "0.5, step: 0.1}}) or use tuner: random or bayesian")
+                f"a grid search needs a finite list of values, but {'; '.join(unstepped)}: "
+                "add step: (e.g. {float: {min: 0.1, max: 0.5, step: 0.1}}) or use tuner: "
+                "random or bayesian")
         size = _grid_size(space)
         total = min(total, size) if total else size
     elif tuning.tuner != "hyperband":

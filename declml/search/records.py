@@ -105,7 +105,8 @@ def read_rows(project: Path) -> list[TrialRow]:
             best_epoch=best_epoch, seconds=extra.get("seconds"),
             error=error if status in ("failed", "retrying") else None,
             worker=extra.get("worker"), history=extra.get("history") or {}, folds=folds))
-    return rows
+    return sorted(rows, key=lambda r: (0, int(r.trial_id), "") if r.trial_id.isdigit()
+                  else (1, 0, r.trial_id))
 
 
 def _cell(value: Any) -> str:

@@ -146,6 +146,7 @@ def tune(spec: Spec, output: str | Path | None = None, *, overwrite: bool = Fals
     tuner = search.tuner()
     with _ending(search), quiet_keras_tuner():
         tuner.search(verbose=verbose)
+        tuner.oracle.save()  # KerasTuner's last save still lists the last trial as running
     return finish_search(search, time.perf_counter() - started)
 
 
@@ -311,6 +312,7 @@ def _best_run(search: Search, spec: Spec, best: TrialRow, path: Path) -> dict[st
     with warnings.catch_warnings():  # the checkpoint's optimizer state is not needed
         warnings.filterwarnings("ignore", message=".*Skipping variable loading for optimizer")
         model.load_weights(str(checkpoint))
+    model.optimizer.build(model.trainable_variables)  # saved like a trained model's
     run = start_run(path, spec, data, search.backend, search.registry, extra=extra)
     history = {k: v[: spec.fit.epochs] for k, v in best.history.items()}
     return finish_run(run, spec, model, data, history, search.registry, search.backend,

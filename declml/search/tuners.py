@@ -123,6 +123,12 @@ class _DeclmlTuner:
         oracle = self.oracle
         if not isinstance(oracle, kt.Oracle):
             return
+        # KerasTuner saves its state before it lets go of an ended trial, so the last trial
+        # of a session may still be listed as ongoing: only unfinished trials run again.
+        ended = set(oracle.end_order)
+        queue = [t for t in oracle._retry_queue if t in oracle.trials
+                 and (t not in ended or oracle.trials[t].status == "INVALID")]
+        oracle._retry_queue = list(dict.fromkeys(queue))
         busy = set(oracle._retry_queue) | {t.trial_id for t in oracle.ongoing_trials.values()}
         for trial_id, trial in oracle.trials.items():
             if trial.status == "RUNNING" and trial_id not in busy:
