@@ -40,7 +40,8 @@ def declare(hp: Any, spec: Spec) -> dict[str, Any]:
                 high += p["step"] * 1e-9
             value = hp.Float(name, float(p["min"]), high, step=p["step"],
                              sampling=p["sampling"], default=h.default, **cond)
-            value = float(f"{value:.12g}")  # 0.30000000000000004 -> 0.3
+            if value is not None:  # None: its condition is not met
+                value = float(f"{value:.12g}")  # 0.30000000000000004 -> 0.3
         elif h.kind == "choice":
             value = hp.Choice(name, list(p["values"]), default=h.default, **cond)
         elif h.kind == "boolean":

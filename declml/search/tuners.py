@@ -10,7 +10,6 @@ consecutive-failure stopping, atomic state files and a safe resume.
 from __future__ import annotations
 
 import functools
-import gc
 import json
 import math
 import os
@@ -20,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keras
 import keras_tuner as kt
 
 from declml.builder.hyperparameters import declare
@@ -141,8 +139,8 @@ class _DeclmlTuner:
         return self._watch
 
     def on_trial_begin(self, trial: Any) -> None:
-        keras.backend.clear_session()
-        gc.collect()
+        # No clear_session here: KerasTuner's _try_build clears the session (and collects
+        # garbage) before every model it builds; each extra full collection costs ~0.15 s.
         tuning = self._tuning
         reference = [r.history.get(tuning.objective, []) for r in self._rows()
                      if r.status == "completed"] if tuning.prune else []
@@ -169,8 +167,6 @@ class _DeclmlTuner:
         if self._after_trial is not None:
             self._after_trial()
         self._watch = None
-        keras.backend.clear_session()
-        gc.collect()
         limit = self._tuning.max_consecutive_failures
         if self._failed_in_a_row >= limit:
             raise SearchStopped(
