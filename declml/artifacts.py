@@ -72,6 +72,9 @@ def _timestamp() -> str:
 class RunDirectory:
     """A run directory being written."""
 
+    #: the JSON file :meth:`record` keeps the directory's status in
+    RECORD_FILE = RUN_FILE
+
     def __init__(self, path: Path) -> None:
         self.path = path
 
@@ -132,14 +135,26 @@ class RunDirectory:
             raise ArtifactError(f"cannot save the model to {target}: {exc}") from None
         return target
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """What :meth:`record` has written so far ({} before the first record).
+
+        Raises:
+            ArtifactError: the file is damaged.
+        """
+        existing = self.path / self.RECORD_FILE
+        if not existing.is_file():
+            return {}
+        try:
+            return json.loads(existing.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ArtifactError(f"cannot read {existing}: {exc}") from None
+
     def record(self, **fields: Any) -> None:
-        """Merge ``fields`` into ``run.json``."""
-        current: dict[str, Any] = {}
-        existing = self.path / RUN_FILE
-        if existing.is_file():
-            current = json.loads(existing.read_text(encoding="utf-8"))
+        """Merge ``fields`` into ``run.json`` (a search directory's ``tune.json``)."""
+        current = self.info
         current.update(fields)
-        self.write_json(RUN_FILE, current)
+        self.write_json(self.RECORD_FILE, current)
 
     @staticmethod
     def now() -> str:

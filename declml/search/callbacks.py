@@ -39,11 +39,15 @@ class TrialWatch:
     def better(self, a: float, b: float) -> bool:
         return a > b if self.direction == "max" else a < b
 
-    def best_of(self, history: dict[str, list[float]]) -> float:
-        values = [v for v in history.get(self.objective, []) if math.isfinite(v)]
+    def best_in(self, curve: list[float]) -> float:
+        """The best finite value of an objective curve (NaN when there is none)."""
+        values = [v for v in curve if math.isfinite(v)]
         if not values:
             return math.nan
         return max(values) if self.direction == "max" else min(values)
+
+    def best_of(self, history: dict[str, list[float]]) -> float:
+        return self.best_in(history.get(self.objective, []))
 
     def callbacks(self, first: bool) -> list[Any]:
         """Fresh callbacks for one ``fit`` (the first model of a trial records its curve)."""
@@ -59,19 +63,12 @@ class TrialWatch:
         rule = self.prune
         if rule is None or epoch < rule.after_epochs:
             return False
-        others = [_best_so_far(ref[:epoch], self) for ref in self.reference if len(ref) >= epoch]
+        others = [self.best_in(ref[:epoch]) for ref in self.reference if len(ref) >= epoch]
         others = [v for v in others if math.isfinite(v)]
         if len(others) < rule.min_trials:
             return False
-        mine = _best_so_far(curve, self)
+        mine = self.best_in(curve)
         return math.isfinite(mine) and self.better(statistics.median(others), mine)
-
-
-def _best_so_far(curve: list[float], watch: TrialWatch) -> float:
-    finite = [v for v in curve if math.isfinite(v)]
-    if not finite:
-        return math.nan
-    return max(finite) if watch.direction == "max" else min(finite)
 
 
 class _Watcher(keras.callbacks.Callback):

@@ -12,7 +12,6 @@ becomes a failed trial with its message; the search goes on.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -46,6 +45,7 @@ class SpecHyperModel(kt.HyperModel):
         self._data: Prepared | None = None
         self._watch: Callable[[], TrialWatch] | None = None  # set by the tuner
         self.execution = 0  # the model's index within its trial: seeds seed + execution
+        self._built: Spec | None = None  # the concrete spec of the model just built
 
     @property
     def data(self) -> Prepared:
@@ -74,13 +74,14 @@ class SpecHyperModel(kt.HyperModel):
             check_shapes(model, self.data)
         except DeclmlError as exc:
             raise kt.errors.FailedTrialError(one_line(exc)) from None
+        self._built = spec
         return model
 
     def fit(self, hp: Any, model: Any, *args: Any, callbacks: list[Any] | None = None,
             epochs: int | None = None, initial_epoch: int = 0, verbose: Any = 0,
             **kwargs: Any) -> Any:
         """Train one model of the trial; Hyperband passes its own epochs."""
-        spec = self.concrete(hp)
+        spec = self._built or self.concrete(hp)  # KerasTuner builds right before fitting
         assert self._watch is not None, "the hypermodel is used outside a declml tuner"
         watch = self._watch()
         try:
@@ -102,6 +103,7 @@ class SpecHyperModel(kt.HyperModel):
                 verbose=verbose)
         finally:
             self.execution += 1
+            self._built = None
 
     def _cross_validate(self, hp: Any, model: Any, spec: Spec, callbacks: list[Any],
                         epochs: int, verbose: Any, watch: TrialWatch) -> dict[str, float]:
@@ -150,7 +152,3 @@ def fold_indices(y: np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.
         splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         return list(splitter.split(np.zeros(n), labels))
     return list(KFold(n_splits=k, shuffle=True, random_state=seed).split(np.zeros(n)))
-
-
-def finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

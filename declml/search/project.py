@@ -85,21 +85,11 @@ def _differences(old: Any, new: Any, path: str = "") -> list[str]:
 class SearchDirectory(RunDirectory):
     """A search's run directory."""
 
+    RECORD_FILE = TUNE_FILE
+
     @property
     def project(self) -> Path:
         return self.path / PROJECT
-
-    @property
-    def info(self) -> dict[str, Any]:
-        try:
-            return json.loads((self.path / TUNE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-
-    def record(self, **fields: Any) -> None:
-        current = self.info
-        current.update(fields)
-        self.write_json(TUNE_FILE, current)
 
     @classmethod
     def open(cls, output: str | Path | None, spec: Spec, *, overwrite: bool = False,

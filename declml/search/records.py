@@ -28,11 +28,14 @@ _WRAPPERS = ("FailedTrialError", "FatalError", "FatalValueError", "FatalTypeErro
              "FatalRuntimeError", "ObjectiveNotLogged")
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a kill at any moment leaves the old or the new file)."""
+def write_json(path: Path, data: Any) -> str:
+    """Write JSON atomically (a kill at any moment leaves the old or the new file);
+    returns the text. KerasTuner's own state files are written through it too."""
+    text = json.dumps(data)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, allow_nan=True), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+    return text
 
 
 @dataclass

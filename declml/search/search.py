@@ -8,7 +8,6 @@ Either way, the results are assembled here from the KerasTuner project on disk.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import sys
 import threading
@@ -19,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from declml.artifacts import RUN_FILE, RunDirectory
+from declml.artifacts import RunDirectory
 from declml.backend import import_keras
 from declml.data.pipeline import Prepared, prepare
 from declml.errors import DeclmlError, TuningError
@@ -263,7 +262,7 @@ def export_best(search: Search, best: TrialRow) -> tuple[dict[str, Any], dict[st
               f"# declml train reproduces the model in best/ ({how}).\n")
     directory.write_text(BEST_SPEC_FILE, header + dump_spec(resolved))
     target = directory.path / BEST_DIR
-    info = _run_info(target)
+    info = RunDirectory(target).info
     if info.get("status") == "complete" and info.get("search_trial") == best.trial_id:
         return values, info.get("test_metrics", {})
     metrics = _best_run(search, spec, best, directory.path / f".{BEST_DIR}.partial")
@@ -275,13 +274,6 @@ def export_best(search: Search, best: TrialRow) -> tuple[dict[str, Any], dict[st
     shutil.rmtree(old, ignore_errors=True)
     search.log(f"best model: trial {best.trial_id} → {target}")
     return values, metrics
-
-
-def _run_info(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _best_run(search: Search, spec: Spec, best: TrialRow, path: Path) -> dict[str, float]:

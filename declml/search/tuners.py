@@ -10,7 +10,6 @@ consecutive-failure stopping, atomic state files and a safe resume.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import time
@@ -40,23 +39,13 @@ class SearchStopped(TuningError):
     """Too many trials failed in a row; the search stopped (finished trials are kept)."""
 
 
-def _atomic_save_json(path: Any, obj: Any) -> str:
-    """KerasTuner's state files, written so that a kill never leaves half a file."""
-    text = json.dumps(obj)
-    target = Path(str(path))
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-    return text
-
-
 def _configure_keras_tuner() -> None:
     """Atomic state files; no traceback printed per failed trial (trials.csv keeps the
     message; DECLML_DEBUG=1 shows them)."""
     from keras_tuner.src import config as kt_config
     from keras_tuner.src import utils as kt_utils
 
-    kt_utils.save_json = _atomic_save_json
+    kt_utils.save_json = lambda path, obj: write_json(Path(str(path)), obj)
     # The Gaussian process's fit warns about its length scales on small searches.
     warnings.filterwarnings("ignore", module="sklearn.gaussian_process")
     kt_config.DEBUG = os.environ.get("DECLML_DEBUG", "").strip() not in ("", "0", "false", "no")
