@@ -16,6 +16,7 @@ from declml.cli.plugin_commands import PluginCommandGroup
 from declml.cli.plugins import plugins
 from declml.cli.predict import predict
 from declml.cli.schema import schema
+from declml.cli.serve import serve
 from declml.cli.train import train
 from declml.cli.tune import tune
 from declml.cli.validate import validate
@@ -59,6 +60,7 @@ app.command("train")(train)
 app.command("tune")(tune)
 app.command("evaluate")(evaluate)
 app.command("predict")(predict)
+app.command("serve")(serve)
 app.command("schema")(schema)
 app.command("plugins")(plugins)
 

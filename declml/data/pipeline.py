@@ -136,6 +136,19 @@ def _fit_transforms(spec: Spec, registry: Registry, train: Split, preprocessor: 
     return fitted, train
 
 
+def raw_input_record(x: np.ndarray | Examples) -> dict[str, Any] | None:
+    """The shape and kind of one raw example, before preprocessing: what ``declml serve``
+    asks clients for (a flat 64-vector for digits, 28×28 for MNIST, a string for text)."""
+    try:
+        sample = x.read(np.arange(1)) if isinstance(x, Examples) else np.asarray(x[:1])
+    except Exception:  # a lazy source that cannot be read here is reported by training
+        return None
+    if sample.ndim < 1 or len(sample) == 0:
+        return None
+    kind = "string" if sample.dtype.kind in "OUS" else "number"
+    return {"shape": [int(d) for d in sample.shape[1:]], "dtype": kind}
+
+
 def prepare(spec: Spec, registry: Registry, *, log=None,
             pipeline: InputPipeline | None = None, whole: bool = False) -> Prepared:
     """Load, split and preprocess the data a spec declares.
@@ -149,6 +162,7 @@ def prepare(spec: Spec, registry: Registry, *, log=None,
     splits = load_splits(spec, registry)
     notes: list[str] = []
     train, validation, test = _split(spec, splits, notes, whole=whole)
+    raw = raw_input_record(train.x)
     if pipeline is None:
         preprocessor = Preprocessor(spec.data.preprocessing).fit(train.x)
         notes.extend(preprocessor.notes())
@@ -192,6 +206,6 @@ def prepare(spec: Spec, registry: Registry, *, log=None,
     used = ((spec.data.test_split or DEFAULT_TEST_SPLIT)
             if splits.test is None and not whole else None)
     info = {**splits.info, **({"evaluated_whole": True} if whole and splits.test is None
-                               else {})}
+                               else {}), **({"raw_input": raw} if raw else {})}
     return Prepared(train, validation, test, notes, used, InputPipeline(preprocessor, restored),
                     splits.class_names, splits.task, info)
