@@ -22,6 +22,7 @@ from declml.data.transforms import TRANSFORMS_FILE, FittedTransform, restore_tra
 from declml.errors import ArtifactError, PluginError, one_line
 from declml.registry.registry import Registry
 from declml.run.plugins import check_recorded_plugins, load_saved_classes
+from declml.search.project import BEST_DIR, TUNE_FILE
 from declml.spec.sections import Spec
 
 __all__ = ["SavedRun", "load_run"]
@@ -69,6 +70,9 @@ def _check_layout(run_dir: Path) -> None:
         raise ArtifactError(f"run directory {str(run_dir)!r} does not exist; pass the path "
                             "'declml train' printed (runs/<name>-<time>)")
     missing = [f for f in (RUN_FILE, SPEC_FILE, MODEL_FILE) if not (run_dir / f).is_file()]
+    if missing and (run_dir / TUNE_FILE).is_file():
+        raise ArtifactError(f"{run_dir} is a search directory (declml tune); its best model is "
+                            f"the run directory {run_dir / BEST_DIR}")
     if missing:
         status = ""
         if (run_dir / RUN_FILE).is_file():

@@ -181,7 +181,7 @@ class Signature:
                 problems.append(_problem(index, None, "an object with the inputs "
                                          + ", ".join(sorted(keys)), _kind_of(instance)))
                 return [_MISSING] * len(self.inputs)
-        _unknown_keys(instance, keys | self.ignored_keys, index, problems)
+        _unknown_keys(instance, keys, self.ignored_keys, index, problems)
         values = []
         for item in self.inputs:
             if item.name not in instance:
@@ -291,7 +291,7 @@ def _check_value(value: Any, item: InputSignature, index: int,
 def _columns(instance: dict[str, Any], item: InputSignature, index: int,
              problems: list[dict[str, Any]], ignored: frozenset[str]) -> Any:
     assert item.columns is not None
-    _unknown_keys(instance, set(item.columns) | ignored, index, problems)
+    _unknown_keys(instance, set(item.columns), ignored, index, problems)
     missing = [c for c in item.columns if c not in instance]
     if missing:
         problems.append(_problem(index, item.name, item.expected(), "no column "
@@ -301,10 +301,11 @@ def _columns(instance: dict[str, Any], item: InputSignature, index: int,
     return [instance[c] for c in item.columns]
 
 
-def _unknown_keys(instance: dict[str, Any], known: set[str] | frozenset[str], index: int,
-                  problems: list[dict[str, Any]]) -> None:
+def _unknown_keys(instance: dict[str, Any], known: set[str], ignored: frozenset[str],
+                  index: int, problems: list[dict[str, Any]]) -> None:
+    """Keys that are neither inputs nor ignored (the target column) are mistakes."""
     for key in instance:
-        if key not in known:
+        if key not in known and key not in ignored:
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else \
                 f" (expected: {', '.join(sorted(known))})"
