@@ -64,7 +64,7 @@ def signature_of(run: Any) -> Signature:
     spec = run.spec
     options = spec.data.options
     if len(shapes) > 1:  # named inputs, given model-ready (the run's pipeline is single-input)
-        names = list(spec.model.inputs or {}) or [t.name for t in model.inputs]
+        names = [t.name for t in model.inputs]  # the spec's input names
         return Signature(tuple(InputSignature(n, "tensor", s, s) for n, s in
                                zip(names, shapes, strict=True)), preprocess=False)
     model_shape = shapes[0]
@@ -163,8 +163,14 @@ class ModelService:
     def _model_call(run: Any) -> Any:
         model = run.model
 
+        names = [t.name for t in model.inputs]
+        outputs = list(getattr(model, "output_names", None) or [])
+
         def call(arrays: list[np.ndarray]) -> list[np.ndarray]:
-            out = model.predict_on_batch(arrays[0] if len(arrays) == 1 else arrays)
+            out = model.predict_on_batch(arrays[0] if len(arrays) == 1 else
+                                         dict(zip(names, arrays, strict=True)))
+            if isinstance(out, dict):  # a functional model with named outputs
+                out = [out[n] for n in outputs] if set(outputs) == set(out) else list(out.values())
             outs = out if isinstance(out, (list, tuple)) else [out]
             return [np.asarray(o) for o in outs]
 
@@ -227,8 +233,8 @@ class ModelService:
                 for i in range(len(outputs[0]))]
 
     def output_names(self) -> list[str]:
-        declared = self.run.spec.model.outputs
-        if declared and len(declared) == len(self.run.model.outputs):
+        declared = list(getattr(self.run.model, "output_names", None) or [])
+        if len(declared) == len(self.run.model.outputs) > 1:
             return [str(n) for n in declared]
         return ["output"] if len(self.run.model.outputs) == 1 else \
             [f"output_{i}" for i in range(len(self.run.model.outputs))]
