@@ -77,7 +77,11 @@ def serve(
     service = ModelService(Path(run_dir), settings)
     err_console.print(f"loading {run_dir} …")
     service.load()  # errors here are user errors with exit code 2, before any port opens
-    sock = _bind(host, port)
+    try:
+        sock = _bind(host, port)
+    except BaseException:
+        service.close()
+        raise
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     inputs = "; ".join(f"{i.name}: {i.expected()}" for i in service.signature.inputs)
@@ -96,6 +100,8 @@ def serve(
     server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down gracefully, then re-raised Ctrl-C
+        err_console.print("server stopped")
     finally:
         sock.close()
         service.close()

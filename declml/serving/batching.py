@@ -21,11 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Batcher", "bucket_sizes"]
+__all__ = ["Batcher", "BatcherStopped", "bucket_sizes"]
 
 log = logging.getLogger("declml.serve")
 
 PredictFn = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+class BatcherStopped(RuntimeError):
+    """The batcher was stopped before it predicted a job."""
 
 
 def bucket_sizes(max_batch: int) -> list[int]:
@@ -64,6 +68,7 @@ class Batcher:
         self.sizes = bucket_sizes(max_batch)
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._held: _Job | None = None  # a job that did not fit the last batch
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self.calls = 0  # model calls made (for the tests and the benchmark)
         self.batched_rows = 0
@@ -88,6 +93,9 @@ class Batcher:
         """Queue model-ready arrays (one per input, same number of rows); the future
         gets one output array per model output, for those rows."""
         future: Future[list[np.ndarray]] = Future()
+        if self._stopping:
+            future.set_exception(BatcherStopped("the server is shutting down"))
+            return future
         self._queue.put(_Job(arrays, future))
         return future
 
@@ -96,12 +104,31 @@ class Batcher:
             job, self._held = self._held, None
             return job
         try:
-            return self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
+            job = self._queue.get(timeout=timeout) if timeout else self._queue.get_nowait()
         except queue.Empty:
             return None
+        if job is None:  # stop() was called: finish this batch, then end
+            self._stopping = True
+        return job
 
     def _loop(self) -> None:
-        while True:
+        try:
+            self._serve()
+        finally:  # whatever is still queued will not be predicted
+            self._stopping = True
+            leftover = [self._held] if self._held is not None else []
+            self._held = None
+            while True:
+                try:
+                    leftover.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for job in leftover:
+                if job is not None and job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(BatcherStopped("the server is shutting down"))
+
+    def _serve(self) -> None:
+        while not self._stopping:
             first = self._held or self._queue.get()
             self._held = None
             if first is None:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from declml.errors import DataError, DeclmlError, one_line
-from declml.serving.batching import Batcher
+from declml.serving.batching import Batcher, BatcherStopped
 from declml.serving.signature import InputSignature, RequestProblem, Signature, parse_body
 
 __all__ = ["ModelService", "ServeSettings", "signature_of"]
@@ -203,9 +203,13 @@ class ModelService:
         if not self.ready:
             raise self.not_ready()
         assert self.signature is not None and self.batcher is not None
-        instances = parse_body(body, self.settings.max_instances)
-        arrays = self._model_ready(self.run, self.signature, self.signature.arrays(instances))
-        outputs = await asyncio.wrap_future(self.batcher.submit(arrays))
+        instances, fast = parse_body(body, self.settings.max_instances)
+        arrays = self._model_ready(self.run, self.signature,
+                                   self.signature.arrays(instances, fast=fast))
+        try:
+            outputs = await asyncio.wrap_future(self.batcher.submit(arrays))
+        except BatcherStopped:
+            raise RequestProblem(503, "the server is shutting down") from None
         return {"predictions": self._records(outputs)}
 
     def predict_sync(self, instances: list[Any]) -> list[dict[str, Any]]:

@@ -143,10 +143,15 @@ class Signature:
             return {"instances": [self.inputs[0].example()]}
         return {"instances": [{i.name: i.example() for i in self.inputs}]}
 
-    def arrays(self, instances: list[Any]) -> list[np.ndarray]:
+    def arrays(self, instances: list[Any], *, fast: bool = False) -> list[np.ndarray]:
         """One raw batch array per input, or a :class:`RequestProblem` (422) naming
-        every instance and input that is wrong."""
-        if len(self.inputs) == 1 and not self.inputs[0].columns:
+        every instance and input that is wrong.
+
+        ``fast``: try one NumPy conversion of the whole batch first. Only for
+        instances known to hold no booleans (NumPy would read ``true`` as 1.0):
+        :func:`parse_body` tells.
+        """
+        if fast and len(self.inputs) == 1 and not self.inputs[0].columns:
             fast = _fast_batch(instances, self.inputs[0])
             if fast is not None:
                 return [fast]
@@ -196,14 +201,18 @@ class Signature:
 _MISSING = object()
 
 
-def parse_body(body: bytes, max_instances: int) -> list[Any]:
-    """The ``instances`` of a ``/predict`` body (422 when it is not that, 413 past the cap)."""
+def parse_body(body: bytes, max_instances: int) -> tuple[list[Any], bool]:
+    """The ``instances`` of a ``/predict`` body (422 when it is not that, 413 past the cap),
+    and whether the body is free of JSON booleans (so the fast conversion is safe)."""
     if not body.strip():
         raise RequestProblem(422, 'the request body is empty; send JSON {"instances": [...]}')
     try:
         data = json.loads(body, parse_constant=_no_constants)
     except RequestProblem:
         raise
+    except UnicodeDecodeError:
+        raise RequestProblem(422, "the request body is not UTF-8 text; send JSON encoded "
+                             "as UTF-8") from None
     except (ValueError, RecursionError) as exc:
         reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         where = (f" at line {exc.lineno}, column {exc.colno}"
@@ -228,7 +237,7 @@ def parse_body(body: bytes, max_instances: int) -> list[Any]:
         raise RequestProblem(413, f"{len(instances)} instances in one request; this server "
                              f"takes at most {max_instances} (split the request, or start "
                              "the server with a larger --max-instances)")
-    return instances
+    return instances, b"true" not in body and b"false" not in body
 
 
 def _no_constants(name: str) -> Any:
@@ -246,10 +255,11 @@ def _fast_batch(instances: list[Any], item: InputSignature) -> np.ndarray | None
         array = np.asarray(instances)
     except (ValueError, TypeError, OverflowError):
         return None
-    if array.dtype.kind not in "iuf" or not _fits(array.shape[1:], item.shape) \
-            or not np.isfinite(array).all():
+    if array.dtype.kind not in "iuf" or not _fits(array.shape[1:], item.shape):
         return None
-    return array.astype("float32", copy=False)
+    with np.errstate(over="ignore"):
+        array = array.astype("float32", copy=False)
+    return array if np.isfinite(array).all() else None  # the slow path says which value
 
 
 def _check_value(value: Any, item: InputSignature, index: int,
@@ -270,20 +280,23 @@ def _check_value(value: Any, item: InputSignature, index: int,
                                  f"{what}; expected numbers in {item.expected()}"))
         return None
     try:
-        array = np.asarray(value, dtype="float32")
+        with np.errstate(over="ignore"):
+            array = np.asarray(value, dtype="float32")
     except ValueError:
         problems.append(_problem(index, item.name, item.expected(),
                                  "nested lists of different lengths"))
+        return None
+    except OverflowError:  # an integer beyond float64
+        array = np.full(1, np.inf, dtype="float32")
+    if not np.isfinite(array).all():
+        problems.append(_problem(index, item.name, item.expected(), "a number too large for "
+                                 "float32 (beyond ±3.4e38)"))
         return None
     if not _fits(array.shape, item.shape):
         if item.size is not None and array.size == item.size and None not in item.shape:
             return array.reshape(item.shape)  # the run reshapes its inputs anyway
         problems.append(_problem(index, item.name, item.expected(),
                                  f"shape {_shape_text(array.shape)}"))
-        return None
-    if not np.isfinite(array).all():
-        problems.append(_problem(index, item.name, item.expected(), "a number too large for "
-                                 "float32"))
         return None
     return array
 
