@@ -281,7 +281,8 @@ class Registry:
         if not hint and 0 < len(known) <= 20:
             hint = f"; known {kind}s: {', '.join(known)}"
         elif not hint:
-            hint = f"; see 'declml schema' for all {len(known)} {kind}s"
+            plural = f"{kind}es" if kind.endswith("s") else f"{kind}s"
+            hint = f"; see 'declml schema' for all {len(known)} {plural}"
         failed = [p for p in self.plugins.values() if p.error]
         if failed:
             hint += " (" + "; ".join(f"plugin {p.name!r} failed to load: {p.error}"
@@ -409,3 +410,8 @@ REGISTRARS: dict[str, type[Registrar]] = {
     "transform": TransformRegistrar, "command": CommandRegistrar,
 }
 assert set(REGISTRARS) == set(KINDS)
+
+
+def is_excluded_layer(name: str) -> bool:
+    """A Keras layer declml never offers, because it would run code from the spec."""
+    return name in _EXCLUDED_LAYERS

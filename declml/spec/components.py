@@ -20,10 +20,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from declml.registry.registry import Registry, did_you_mean
+from declml.registry.registry import Registry, did_you_mean, is_excluded_layer
 from declml.spec.argtypes import check_arg
 from declml.spec.base import as_details, raise_issues, spec_error
-from declml.spec.hyper import Hyper, default_value, is_hyper, parse_hyper
+from declml.spec.hyper import Hyper, default_value, find_hypers, is_hyper, parse_hyper
 
 __all__ = ["CallbackRef", "ComponentSpec", "LayerRef", "LossRef", "MetricRef", "OptimizerRef",
            "TransformRef", "check_component", "registry_of"]
@@ -105,6 +105,10 @@ def check_component(
     name, args, short, name_loc = _split(kind, value, allow_short, errors)
     hypers = {arg: h for arg, v in args.items() if is_hyper(v)
               if (h := _parse_hyper_at(v, (arg,), errors)) is not None}
+    for arg, v in args.items():  # searched values deeper inside a mapping argument
+        if isinstance(v, dict) and arg not in hypers and not _nested_layer(kind, v, registry):
+            for sub, raw in find_hypers(v):
+                _parse_hyper_at(raw, (arg, *sub), errors)
     args = {**args, **hypers}
     if registry is None:
         raise_issues(errors)
@@ -127,6 +131,12 @@ def check_component(
         args = _check_layer_args(name, args, registry, errors)
     raise_issues(errors)
     return ComponentSpec(name, args, short)
+
+
+def _nested_layer(kind: str, value: dict[str, Any], registry: Registry | None) -> bool:
+    """A layer argument that is itself a layer (Bidirectional's ``layer``): checked as one."""
+    return kind == "layer" and registry is not None and isinstance(value.get("type"), str) \
+        and registry.find("layer", value["type"]) is not None
 
 
 def _args_for(candidate: str, name: str | Hyper, args: dict[str, Any]) -> dict[str, Any]:
@@ -162,6 +172,13 @@ def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDeta
         candidates = value.candidates() if isinstance(value, Hyper) else [value]
         for candidate in candidates:
             if isinstance(candidate, dict):
+                raw = candidate.get("class_name")
+                if "type" not in candidate and raw is not None:  # Keras's serialized form
+                    errors.append(spec_error(
+                        "bad_argument", f"{name}: {arg!r} holds a serialized Keras object "
+                        f"(class_name {raw!r}); a spec names components as {{type: NAME, ...}} "
+                        "and cannot carry Keras configs", (arg,), candidate))
+                    break
                 continue
             expected = check_arg(arg, info, candidate)
             if expected:
@@ -222,6 +239,11 @@ def _check_layer_args(
                 errors.append(spec_error("unknown_component",
                                          registry.unknown_message("activation", value),
                                          (arg,), value))
+        elif isinstance(value, dict) and isinstance(value.get("type"), str) and \
+                is_excluded_layer(value["type"]):
+            errors.append(spec_error("unknown_component",
+                                     registry.unknown_message("layer", value["type"]),
+                                     (arg, "type"), value["type"]))
         elif isinstance(value, dict) and isinstance(value.get("type"), str) and (
                 registry.find("layer", value["type"]) is not None):
             try:

@@ -147,6 +147,9 @@ def parse_hyper(value: dict[str, Any]) -> Hyper:
                 isinstance(v, (str, int, float, bool)) for v in spec)):
             errors.append(spec_error("bad_hyper", "choice needs a non-empty list of plain "
                                      f"values (names or numbers); got {spec!r}", (kind,), spec))
+        elif any(isinstance(v, float) and not math.isfinite(v) for v in spec):
+            errors.append(spec_error("bad_hyper", "choice values must be finite numbers; got "
+                                     f"{spec!r}", (kind,), spec))
         elif len({type(v) for v in spec} - {int, float}) > 1 or (
                 any(isinstance(v, str) for v in spec) and not all(isinstance(v, str)
                                                                   for v in spec)):
@@ -161,9 +164,10 @@ def parse_hyper(value: dict[str, Any]) -> Hyper:
             errors.append(spec_error("bad_hyper", "write boolean as {boolean: {}} (use default: "
                                      f"true to start from true); got {spec!r}", (kind,), spec))
     elif kind == "fixed":
-        if not isinstance(spec, (str, int, float, bool)):
-            errors.append(spec_error("bad_hyper", f"fixed needs a plain value; got {spec!r}",
-                                     (kind,), spec))
+        if not isinstance(spec, (str, int, float, bool)) or (
+                isinstance(spec, float) and not math.isfinite(spec)):
+            errors.append(spec_error("bad_hyper", f"fixed needs a plain, finite value; got "
+                                     f"{spec!r}", (kind,), spec))
         params = {"value": spec}
     else:  # hp
         if not isinstance(spec, str):

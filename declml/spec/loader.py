@@ -236,10 +236,14 @@ class _TooLarge(Exception):
     """The spec expands to more than MAX_NODES values."""
 
 
-def _yaml_error(exc: yaml.YAMLError, origin: str) -> SpecError:
+def _yaml_error(exc: yaml.YAMLError, origin: str, text: str = "") -> SpecError:
     mark = getattr(exc, "problem_mark", None)
     where = Location(origin, mark.line + 1, mark.column + 1) if mark else Location(origin)
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow
+        before = text[:exc.position]
+        where = Location(origin, before.count("\n") + 1, len(before) - before.rfind("\n"))
+        problem = f"character U+{exc.character:04X} is not allowed here ({exc.reason}); remove it"
     context = getattr(exc, "context", None)
     msg = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     return SpecError([SpecIssue("", msg, str(where))], origin=origin)
@@ -270,12 +274,12 @@ def load_text(text: str, origin: str = "<spec>", *, json_only: bool = False) -> 
     except yaml.YAMLError as exc:
         if json_only:  # valid JSON that PyYAML cannot compose: keep data, lose positions
             return _json_without_locations(text, origin)
-        raise _yaml_error(exc, origin) from None
+        raise _yaml_error(exc, origin, text) from None
     composer = _Composer(origin)
     try:
         data = composer.convert(node, ()) if node is not None else None
     except yaml.YAMLError as exc:  # e.g. an unknown !tag
-        raise _yaml_error(exc, origin) from None
+        raise _yaml_error(exc, origin, text) from None
     except RecursionError:
         raise SpecError([SpecIssue("", "the spec is nested too deeply to read",
                                    str(Location(origin)))], origin=origin) from None
