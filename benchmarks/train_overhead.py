@@ -5,12 +5,15 @@ both sides alike), alternating hand-written and declml runs, on the same
 backend, data, split, model, seed and epochs. Reports medians and the ratio.
 
     python benchmarks/train_overhead.py [--repeats 5] [--spec specs/digits_cnn.yaml]
+                                        [--quick] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -97,13 +100,39 @@ def measure(repeats: int, epochs: int, spec: str) -> dict[str, object]:
     }
 
 
+def environment() -> dict[str, str]:
+    """The machine and the library versions (read without importing Keras)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    backend = os.environ.get("KERAS_BACKEND", "").strip() or "jax"
+    info = {"python": platform.python_version(), "platform": platform.platform(),
+            "cpus": str(os.cpu_count()), "backend": backend,
+            "load_average": " ".join(f"{x:.2f}" for x in os.getloadavg())}
+    for name in ("keras", backend, "numpy", "scikit-learn"):
+        try:
+            info[name] = version(name)
+        except PackageNotFoundError:
+            info[name] = "not installed"
+    return info
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--spec", default="specs/digits_cnn.yaml")
+    parser.add_argument("--quick", action="store_true", help="5 epochs, 2 repeats")
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
-    print(json.dumps(measure(args.repeats, args.epochs, args.spec), indent=2))
+    if args.quick:
+        args.epochs, args.repeats = 5, 2
+    env = environment()
+    results = measure(args.repeats, args.epochs, args.spec)
+    env["load_average_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    results.update(spec=args.spec, environment=env)
+    print(json.dumps(results, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":
