@@ -28,6 +28,8 @@ __all__ = ["ModelService", "ServeSettings", "signature_of"]
 
 log = logging.getLogger("declml.serve")
 
+_NUMPY_DTYPES = ("float16", "float32", "float64", "int32", "int64")  # model input dtypes
+
 
 @dataclass(frozen=True)
 class ServeSettings:
@@ -193,9 +195,8 @@ class ModelService:
                                                                                strict=True)):
                 raise RequestProblem(422, f"after preprocessing the instances have shape "
                                      f"{list(got)}, the model takes {list(want)}")
-        dtypes = [getattr(t, "dtype", "float32") for t in run.model.inputs]
-        return [a.astype(str(d), copy=False) if a.dtype.kind in "iufb" and str(d) in
-                ("float32", "int32", "int64", "float16", "bfloat16") else a
+        dtypes = [str(getattr(t, "dtype", "float32")) for t in run.model.inputs]
+        return [a.astype(d, copy=False) if a.dtype.kind in "iufb" and d in _NUMPY_DTYPES else a
                 for a, d in zip(arrays, dtypes, strict=True)]
 
     async def predict(self, body: bytes) -> dict[str, Any]:
