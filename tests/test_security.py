@@ -572,3 +572,21 @@ def test_the_package_loads_models_and_arrays_only_through_the_safe_calls():
     assert "load_model(path / MODEL_FILE, safe_mode=True)" in saved
     for module in ("run/inputs.py", "data/sources.py"):
         assert "np.load(path, allow_pickle=False)" in (PACKAGE / module).read_text("utf-8")
+
+
+def test_a_lambda_among_the_searched_types_of_a_nested_layer_is_refused():
+    text = TINY_SPEC.replace(
+        "{type: Flatten}", "{type: TimeDistributed, layer: {type: {choice: [Lambda, Dense]}, "
+        "units: 3}}\n    - {type: Flatten}")
+    with pytest.raises(SpecError, match="layer 'Lambda' is not available"):
+        spec_from_data(text)
+
+
+def test_a_serialized_built_in_initializer_is_still_accepted():
+    """Only serialized objects that would run code are refused; Keras's own initializer
+    configs carry none and stay valid (they worked before the Lambda check)."""
+    data = yaml.safe_load(TINY_SPEC)
+    data["model"]["layers"][0]["kernel_initializer"] = {
+        "class_name": "GlorotUniform", "config": {"seed": 1}}
+    spec = spec_from_data(data)
+    assert spec.model.layers[0].layer.args["kernel_initializer"]["class_name"] == "GlorotUniform"

@@ -138,7 +138,7 @@ def _fit_transforms(spec: Spec, registry: Registry, train: Split, preprocessor: 
 
 def raw_input_record(x: np.ndarray | Examples) -> dict[str, Any] | None:
     """The shape and kind of one raw example, before preprocessing: what ``declml serve``
-    asks clients for (a flat 64-vector for digits, 28×28 for MNIST, a string for text)."""
+    asks clients for (8×8 for digits, 28×28 for MNIST, a string for text)."""
     try:
         sample = x.read(np.arange(1)) if isinstance(x, Examples) else np.asarray(x[:1])
     except Exception:  # a lazy source that cannot be read here is reported by training

@@ -153,6 +153,9 @@ def resize_images(x: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray
                         "[, channels])")
     if tuple(x.shape[1:3]) == tuple(size):
         return x
+    if 0 in x.shape[1:3]:
+        raise DataError(f"data.preprocessing.resize: the {name} inputs have shape "
+                        f"{list(x.shape)}; an image needs at least one pixel")
     from PIL import Image
 
     height, width = size

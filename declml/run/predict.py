@@ -11,7 +11,8 @@ from declml.run.figures import class_predictions
 from declml.run.inputs import INPUT_FORMATS, Inputs, read_inputs
 from declml.run.saved import SavedRun
 
-__all__ = ["INPUT_FORMATS", "Inputs", "format_predictions", "predict_arrays", "read_inputs"]
+__all__ = ["INPUT_FORMATS", "Inputs", "check_model_shape", "format_predictions",
+           "predict_arrays", "read_inputs"]
 
 
 def predict_arrays(run: SavedRun, x: Any) -> np.ndarray:
@@ -27,15 +28,20 @@ def predict_arrays(run: SavedRun, x: Any) -> np.ndarray:
     x = run.pipeline(x, "input")
     if x.ndim == len(want):  # a single example after preprocessing (e.g. a reshape)
         x = x[None, ...]
-    got = tuple(x.shape[1:])
-    if len(got) != len(want) or any(w not in (None, g) for w, g in zip(want, got, strict=True)):
-        raise DataError(f"the model expects examples of shape {list(want)} (after "
-                        f"preprocessing), got {list(x.shape[1:])}")
+    check_model_shape(x, want)
     try:
         return np.asarray(run.model.predict(x, batch_size=run.spec.fit.batch_size, verbose=0))
     except (ValueError, TypeError) as exc:
         raise DataError(f"the model could not predict on these inputs: {one_line(exc)}"
                         ) from None
+
+
+def check_model_shape(x: np.ndarray, want: tuple[int | None, ...]) -> None:
+    """Model-ready examples ``x`` fit an input of per-example shape ``want``, or a DataError."""
+    got = tuple(x.shape[1:])
+    if len(got) != len(want) or any(w not in (None, g) for w, g in zip(want, got, strict=True)):
+        raise DataError(f"the model expects examples of shape {list(want)} (after "
+                        f"preprocessing), got {list(got)}")
 
 
 def format_predictions(outputs: np.ndarray, *, class_names: list[str] | None = None,

@@ -33,13 +33,6 @@ def _test_metrics(service: ModelService) -> dict[str, Any] | None:
         return None
 
 
-def _task(run: Any) -> str:
-    """The task of a run that did not record one (its labels were numbers): told by the loss."""
-    loss = repr(run.spec.compile.loss).lower()
-    return "classification" if "crossentropy" in loss or "focal" in loss else "regression" \
-        if any(k in loss for k in ("squared", "absolute", "huber", "log_cosh")) else "unknown"
-
-
 def describe(service: ModelService) -> dict[str, Any]:
     """Spec name, versions, inputs and outputs with shapes, classes, plugins, limits."""
     import keras
@@ -54,7 +47,7 @@ def describe(service: ModelService) -> dict[str, Any]:
         entry: dict[str, Any] = {"name": name, "shape": shape,
                                  "dtype": str(getattr(tensor, "dtype", "float32"))}
         if len(run.model.outputs) == 1:
-            entry["task"] = run.task or _task(run)
+            entry["task"] = service.task or "unknown"
             if classes:
                 entry["classes"] = classes
         outputs.append(entry)

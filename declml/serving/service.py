@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from declml.errors import DataError, DeclmlError, one_line
+from declml.errors import ArtifactError, DataError, DeclmlError, one_line
 from declml.serving.batching import Batcher, BatcherStopped
 from declml.serving.signature import InputSignature, RequestProblem, Signature, parse_body
 
@@ -28,7 +28,23 @@ __all__ = ["ModelService", "ServeSettings", "signature_of"]
 
 log = logging.getLogger("declml.serve")
 
+_INLINE_BODY = 64 * 1024  # larger bodies are parsed on a worker thread, off the event loop
 _NUMPY_DTYPES = ("float16", "float32", "float64", "int32", "int64")  # model input dtypes
+
+
+def _as_dtype(array: np.ndarray, dtype: str, name: str) -> np.ndarray:
+    """Cast to the model input's dtype; an integer input takes whole numbers in its range."""
+    if array.dtype.kind not in "iufb" or dtype not in _NUMPY_DTYPES or array.dtype == dtype:
+        return array
+    if dtype.startswith("int") and array.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        bad = (array != np.round(array)) | (array < info.min) | (array > info.max)
+        if bad.any():
+            index = int(np.argwhere(bad.reshape(len(array), -1).any(axis=1))[0][0])
+            raise RequestProblem(422, f"instance {index}, input {name!r}: the model takes "
+                                 f"whole numbers ({dtype}) here, got "
+                                 f"{array[index][bad[index]].ravel()[0]!r}")
+    return array.astype(dtype, copy=False)
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,9 @@ class ModelService:
                 return
             try:
                 self._load()
+            except RequestProblem as exc:  # the warm-up example did not fit the run
+                self.state, self.error = "failed", f"warm-up failed: {exc.message}"
+                raise ArtifactError(f"cannot serve {self.run_dir}: {self.error}") from None
             except DeclmlError as exc:
                 self.state, self.error = "failed", str(exc)
                 raise
@@ -135,7 +154,9 @@ class ModelService:
         def target() -> None:
             try:
                 self.load()
-            except Exception:  # recorded in state/error; /health reports it
+            except BaseException:  # recorded in state/error; /health reports it
+                if self.state != "failed":
+                    self.state, self.error = "failed", "loading was interrupted"
                 log.error("cannot serve %s: %s", self.run_dir, self.error)
 
         self._thread = threading.Thread(target=target, name="declml-load", daemon=True)
@@ -179,39 +200,49 @@ class ModelService:
         return call
 
     @staticmethod
-    def _model_ready(run: Any, signature: Signature, raw: list[np.ndarray]) -> list[np.ndarray]:
+    def _model_ready(run: Any, signature: Signature,
+                     raw: list[np.ndarray | list[np.ndarray]]) -> list[np.ndarray]:
         """The run's preprocessing and transforms applied, shapes checked against the model."""
-        arrays = raw
-        if signature.preprocess:
-            try:
-                arrays = [np.asarray(run.pipeline(raw[0], "request"))]
-            except DataError as exc:
-                raise RequestProblem(422, f"the instances could not be preprocessed as in "
-                                     f"training: {exc}") from None
-        for array, tensor in zip(arrays, run.model.inputs, strict=True):
-            want = tuple(tensor.shape[1:])
-            got = array.shape[1:]
-            if len(got) != len(want) or any(w not in (None, g) for w, g in zip(want, got,
-                                                                               strict=True)):
-                raise RequestProblem(422, f"after preprocessing the instances have shape "
-                                     f"{list(got)}, the model takes {list(want)}")
-        dtypes = [str(getattr(t, "dtype", "float32")) for t in run.model.inputs]
-        return [a.astype(d, copy=False) if a.dtype.kind in "iufb" and d in _NUMPY_DTYPES else a
-                for a, d in zip(arrays, dtypes, strict=True)]
+        from declml.run.predict import check_model_shape
+
+        arrays: list[np.ndarray] = []
+        try:
+            for values in raw:
+                if isinstance(values, list) and not signature.preprocess:
+                    raise DataError("the instances of one request must all have the same shape")
+                if signature.preprocess:  # instances of different sizes: one at a time
+                    values = np.concatenate([run.pipeline(v[None], "request") for v in values]) \
+                        if isinstance(values, list) else run.pipeline(values, "request")
+                arrays.append(np.asarray(values))
+            for array, tensor in zip(arrays, run.model.inputs, strict=True):
+                check_model_shape(array, tuple(tensor.shape[1:]))
+        except DataError as exc:
+            raise RequestProblem(422, f"the instances could not be made into model inputs as "
+                                 f"in training: {exc}") from None
+        return [_as_dtype(a, str(getattr(t, "dtype", "float32")), t.name)
+                for a, t in zip(arrays, run.model.inputs, strict=True)]
 
     async def predict(self, body: bytes) -> dict[str, Any]:
         """Answer one ``/predict`` body: predictions, or a :class:`RequestProblem`."""
         if not self.ready:
             raise self.not_ready()
         assert self.signature is not None and self.batcher is not None
-        instances, fast = parse_body(body, self.settings.max_instances)
-        arrays = self._model_ready(self.run, self.signature,
-                                   self.signature.arrays(instances, fast=fast))
+        if len(body) > _INLINE_BODY:  # parsing it would hold up every other request
+            arrays = await asyncio.to_thread(self._prepare, body)
+        else:
+            arrays = self._prepare(body)
         try:
             outputs = await asyncio.wrap_future(self.batcher.submit(arrays))
         except BatcherStopped:
             raise RequestProblem(503, "the server is shutting down") from None
         return {"predictions": self._records(outputs)}
+
+    def _prepare(self, body: bytes) -> list[np.ndarray]:
+        """A request body → model-ready arrays (or a RequestProblem)."""
+        assert self.signature is not None
+        instances, fast = parse_body(body, self.settings.max_instances)
+        return self._model_ready(self.run, self.signature,
+                                 self.signature.arrays(instances, fast=fast))
 
     def predict_sync(self, instances: list[Any]) -> list[dict[str, Any]]:
         """The same, without HTTP or an event loop (for scripts and tests)."""
@@ -229,13 +260,32 @@ class ModelService:
     def _records(self, outputs: list[np.ndarray]) -> list[dict[str, Any]]:
         from declml.run.predict import format_predictions
 
+        for output in outputs:
+            finite = np.isfinite(output.reshape(len(output), -1)).all(axis=1)
+            if not finite.all():
+                index = int(np.argmin(finite))
+                raise RequestProblem(422, f"instance {index}: the model's output is not a "
+                                     "finite number (inputs far outside what it was trained "
+                                     "on?)")
         run = self.run
         if len(outputs) == 1:
-            return format_predictions(outputs[0], class_names=run.class_names, task=run.task)
+            return format_predictions(outputs[0], class_names=run.class_names, task=self.task)
         names = self.output_names()
         per_output = [format_predictions(o) for o in outputs]
         return [{"outputs": {n: recs[i] for n, recs in zip(names, per_output, strict=True)}}
                 for i in range(len(outputs[0]))]
+
+    @property
+    def task(self) -> str | None:
+        """The run's task; for runs that did not record one, told by the loss."""
+        if self.run.task:
+            return str(self.run.task)
+        loss = repr(self.run.spec.compile.loss).lower()
+        if "crossentropy" in loss or "focal" in loss:
+            return "classification"
+        if any(k in loss for k in ("squared", "absolute", "huber", "log_cosh")):
+            return "regression"
+        return None
 
     def output_names(self) -> list[str]:
         declared = list(getattr(self.run.model, "output_names", None) or [])

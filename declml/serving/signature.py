@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from declml.errors import one_line
+
 __all__ = ["MAX_PROBLEMS", "InputSignature", "RequestProblem", "Signature", "parse_body"]
 
 MAX_PROBLEMS = 20  # problems listed in one 422 answer; the count says how many in all
@@ -97,8 +99,9 @@ class InputSignature:
                  "properties": {c: {"type": "number"} for c in self.columns}},
             ]}
         if self.size is not None and len(self.shape) != 1:
-            schema["description"] = f"shape {_shape_text(self.shape)}, or any nesting of " \
-                                    f"{self.size} numbers"
+            schema = {"anyOf": [schema, _array_schema((self.size,))],
+                      "description": f"shape {_shape_text(self.shape)}, or any nesting of "
+                                     f"{self.size} numbers (the flat form is shown)"}
         return schema
 
     def example(self) -> Any:
@@ -156,7 +159,7 @@ class Signature:
             if fast is not None:
                 return [fast]
         columns: list[list[Any]] = [[] for _ in self.inputs]
-        problems: list[dict[str, Any]] = []
+        problems = _Problems()
         for index, instance in enumerate(instances):
             for position, value in enumerate(self._fields(instance, index, problems)):
                 if value is _MISSING:
@@ -164,14 +167,14 @@ class Signature:
                 checked = _check_value(value, self.inputs[position], index, problems)
                 columns[position].append(checked)
         if problems:
-            first = problems[0]
-            more = len(problems) - 1
-            more = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-            raise RequestProblem(422, first["message"] + more, problems)
-        return [np.array(c, dtype=object) if i.kind == "text" else np.stack(c)
+            first, total = problems[0], problems.total
+            more = f" (and {total - 1} more problem{'s' if total > 2 else ''})" \
+                if total > 1 else ""
+            raise RequestProblem(422, first["message"] + more, list(problems), total)
+        return [np.array(c, dtype=object) if i.kind == "text" else _batch(c)
                 for c, i in zip(columns, self.inputs, strict=True)]
 
-    def _fields(self, instance: Any, index: int, problems: list[dict[str, Any]]) -> list[Any]:
+    def _fields(self, instance: Any, index: int, problems: _Problems) -> list[Any]:
         """The value of each input in one instance (``_MISSING`` where it has none)."""
         if len(self.inputs) == 1:
             only = self.inputs[0]
@@ -201,6 +204,33 @@ class Signature:
 _MISSING = object()
 
 
+class _Problems(list):  # type: ignore[type-arg]
+    """The problems of one request: the first MAX_PROBLEMS kept, the rest only counted, so
+    a request with a million mistakes costs no more to answer than one with twenty."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    @property
+    def full(self) -> bool:
+        return len(self) >= MAX_PROBLEMS
+
+    def append(self, problem: dict[str, Any]) -> None:
+        self.total += 1
+        if not self.full:
+            super().append(problem)
+
+
+def _batch(values: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
+    """One array when every instance has the same shape; otherwise the instances as they
+    are (images of different sizes for a run that resizes: preprocessed one by one)."""
+    first = values[0].shape
+    if all(v.shape == first for v in values):
+        return np.stack(values)
+    return values
+
+
 def parse_body(body: bytes, max_instances: int) -> tuple[list[Any], bool]:
     """The ``instances`` of a ``/predict`` body (422 when it is not that, 413 past the cap),
     and whether the body is free of JSON booleans (so the fast conversion is safe)."""
@@ -214,7 +244,8 @@ def parse_body(body: bytes, max_instances: int) -> tuple[list[Any], bool]:
         raise RequestProblem(422, "the request body is not UTF-8 text; send JSON encoded "
                              "as UTF-8") from None
     except (ValueError, RecursionError) as exc:
-        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else \
+            "nested too deeply" if isinstance(exc, RecursionError) else one_line(exc)
         where = (f" at line {exc.lineno}, column {exc.colno}"
                  if isinstance(exc, json.JSONDecodeError) else "")
         raise RequestProblem(422, f"the request body is not valid JSON ({reason}{where}); "
@@ -255,7 +286,8 @@ def _fast_batch(instances: list[Any], item: InputSignature) -> np.ndarray | None
         array = np.asarray(instances)
     except (ValueError, TypeError, OverflowError):
         return None
-    if array.dtype.kind not in "iuf" or not _fits(array.shape[1:], item.shape):
+    if array.dtype.kind not in "iuf" or not _fits(array.shape[1:], item.shape) \
+            or array.size == 0:
         return None
     with np.errstate(over="ignore"):
         array = array.astype("float32", copy=False)
@@ -263,7 +295,7 @@ def _fast_batch(instances: list[Any], item: InputSignature) -> np.ndarray | None
 
 
 def _check_value(value: Any, item: InputSignature, index: int,
-                 problems: list[dict[str, Any]]) -> Any:
+                 problems: _Problems) -> Any:
     if item.kind == "text":
         if not isinstance(value, str):
             problems.append(_problem(index, item.name, "a string", _kind_of(value)))
@@ -271,6 +303,11 @@ def _check_value(value: Any, item: InputSignature, index: int,
     if isinstance(value, str):
         problems.append(_problem(index, item.name, item.expected(), "a string",
                                  hint="text is only accepted by text models"))
+        return None
+    if isinstance(value, list) and _outer_length_wrong(len(value), item):
+        inner = ", …" if value and isinstance(value[0], list) else ""
+        problems.append(_problem(index, item.name, item.expected(),
+                                 f"shape [{len(value)}{inner}]"))
         return None
     bad = _first_bad_leaf(value, "")
     if bad is not None:
@@ -292,6 +329,10 @@ def _check_value(value: Any, item: InputSignature, index: int,
         problems.append(_problem(index, item.name, item.expected(), "a number too large for "
                                  "float32 (beyond ±3.4e38)"))
         return None
+    if array.size == 0:
+        problems.append(_problem(index, item.name, item.expected(),
+                                 f"an empty array (shape {_shape_text(array.shape)})"))
+        return None
     if not _fits(array.shape, item.shape):
         if item.size is not None and array.size == item.size and None not in item.shape:
             return array.reshape(item.shape)  # the run reshapes its inputs anyway
@@ -301,8 +342,15 @@ def _check_value(value: Any, item: InputSignature, index: int,
     return array
 
 
+def _outer_length_wrong(length: int, item: InputSignature) -> bool:
+    """A list that cannot be right whatever it holds (checked before walking its values)."""
+    if item.size is not None:
+        return length > item.size
+    return bool(item.shape) and item.shape[0] is not None and length != item.shape[0]
+
+
 def _columns(instance: dict[str, Any], item: InputSignature, index: int,
-             problems: list[dict[str, Any]], ignored: frozenset[str]) -> Any:
+             problems: _Problems, ignored: frozenset[str]) -> Any:
     assert item.columns is not None
     _unknown_keys(instance, set(item.columns), ignored, index, problems)
     missing = [c for c in item.columns if c not in instance]
@@ -311,14 +359,22 @@ def _columns(instance: dict[str, Any], item: InputSignature, index: int,
                                  f"{missing[0]!r}", f"instance {index}: missing column "
                                  f"{missing[0]!r} (columns: {', '.join(item.columns)})"))
         return _MISSING
-    return [instance[c] for c in item.columns]
+    values = [instance[c] for c in item.columns]
+    bad = [(c, v) for c, v in zip(item.columns, values, strict=True)
+           if isinstance(v, bool) or not isinstance(v, (int, float))]
+    for column, value in bad:
+        problems.append(_problem(index, column, "a number", _kind_of(value)))
+    return _MISSING if bad else values
 
 
 def _unknown_keys(instance: dict[str, Any], known: set[str], ignored: frozenset[str],
-                  index: int, problems: list[dict[str, Any]]) -> None:
+                  index: int, problems: _Problems) -> None:
     """Keys that are neither inputs nor ignored (the target column) are mistakes."""
     for key in instance:
         if key not in known and key not in ignored:
+            if problems.full:
+                problems.append({})  # counted, not listed: no did-you-mean to compute
+                continue
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else \
                 f" (expected: {', '.join(sorted(known))})"

@@ -8,6 +8,7 @@ of them in one pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -133,6 +134,28 @@ def check_component(
     return ComponentSpec(name, args, short)
 
 
+def _serialized_code(value: Any) -> str | None:
+    """The class name of a Keras config nested in ``value`` that would run code (a Lambda
+    with its marshalled function), if there is one."""
+    for found in _dicts(value):
+        name = found.get("class_name")
+        if isinstance(name, str) and is_excluded_layer(name):
+            return name
+    return None
+
+
+def _dicts(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 50:
+        return
+    if isinstance(value, dict):
+        yield value
+        for v in value.values():
+            yield from _dicts(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _dicts(v, depth + 1)
+
+
 def _nested_layer(kind: str, value: dict[str, Any], registry: Registry | None) -> bool:
     """A layer argument that is itself a layer (Bidirectional's ``layer``): checked as one."""
     return kind == "layer" and registry is not None and isinstance(value.get("type"), str) \
@@ -172,12 +195,12 @@ def _check_args(component: Any, args: dict[str, Any], errors: list[InitErrorDeta
         candidates = value.candidates() if isinstance(value, Hyper) else [value]
         for candidate in candidates:
             if isinstance(candidate, dict):
-                raw = candidate.get("class_name")
-                if "type" not in candidate and raw is not None:  # Keras's serialized form
+                smuggled = _serialized_code(candidate)
+                if smuggled is not None:
                     errors.append(spec_error(
-                        "bad_argument", f"{name}: {arg!r} holds a serialized Keras object "
-                        f"(class_name {raw!r}); a spec names components as {{type: NAME, ...}} "
-                        "and cannot carry Keras configs", (arg,), candidate))
+                        "bad_argument", f"{name}: {arg!r} holds a serialized Keras {smuggled!r} "
+                        "object, which would run code; specs cannot run code", (arg,),
+                        candidate))
                     break
                 continue
             expected = check_arg(arg, info, candidate)
@@ -239,11 +262,10 @@ def _check_layer_args(
                 errors.append(spec_error("unknown_component",
                                          registry.unknown_message("activation", value),
                                          (arg,), value))
-        elif isinstance(value, dict) and isinstance(value.get("type"), str) and \
-                is_excluded_layer(value["type"]):
+        elif isinstance(value, dict) and (blocked := _excluded_type(value.get("type"))):
             errors.append(spec_error("unknown_component",
-                                     registry.unknown_message("layer", value["type"]),
-                                     (arg, "type"), value["type"]))
+                                     registry.unknown_message("layer", blocked),
+                                     (arg, "type"), blocked))
         elif isinstance(value, dict) and isinstance(value.get("type"), str) and (
                 registry.find("layer", value["type"]) is not None):
             try:
@@ -251,6 +273,17 @@ def _check_layer_args(
             except ValidationError as exc:  # re-nest the inner layer's errors under arg
                 errors.extend(as_details(exc, (arg,)))
     return out
+
+
+def _excluded_type(name: Any) -> str | None:
+    """A nested layer's type (or one of its searched types) that declml never offers."""
+    candidates = [name] if isinstance(name, str) else []
+    if is_hyper(name):
+        try:
+            candidates = [c for c in parse_hyper(name).candidates() if isinstance(c, str)]
+        except ValidationError:
+            candidates = []  # reported where the value is parsed
+    return next((c for c in candidates if is_excluded_layer(c)), None)
 
 
 def _example(kind: str) -> str:
