@@ -281,7 +281,7 @@ def git_commit() -> str:
             return ""
 
     commit = git("rev-parse", "HEAD") or "unknown (not a git checkout)"
-    dirty = git("status", "--porcelain")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
     return commit + (" (with uncommitted changes)" if dirty else "")
 
 
