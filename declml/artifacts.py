@@ -41,6 +41,8 @@ SPEC_FILE = "spec.lock.yaml"
 RUN_FILE = "run.json"
 HISTORY_FILE = "history.json"
 METRICS_FILE = "metrics.json"
+TUNE_FILE = "tune.json"  # a search directory (declml tune)
+BEST_DIR = "best"  # its best model, a run directory
 
 
 def library_versions() -> dict[str, str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from declml.artifacts import MODEL_FILE, RUN_FILE, SPEC_FILE
+from declml.artifacts import BEST_DIR, MODEL_FILE, RUN_FILE, SPEC_FILE, TUNE_FILE
 from declml.backend import import_keras
 from declml.data.pipeline import InputPipeline
 from declml.data.preprocessing import Preprocessor
@@ -22,7 +22,6 @@ from declml.data.transforms import TRANSFORMS_FILE, FittedTransform, restore_tra
 from declml.errors import ArtifactError, PluginError, one_line
 from declml.registry.registry import Registry
 from declml.run.plugins import check_recorded_plugins, load_saved_classes
-from declml.search.project import BEST_DIR, TUNE_FILE
 from declml.spec.sections import Spec
 
 __all__ = ["SavedRun", "load_run"]

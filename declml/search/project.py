@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from declml.artifacts import SPEC_FILE, RunDirectory, library_versions
+from declml.artifacts import BEST_DIR, SPEC_FILE, TUNE_FILE, RunDirectory, library_versions
 from declml.errors import ArtifactError, TuningError
 from declml.spec.api import dump_spec
 from declml.spec.sections import Spec
@@ -30,11 +30,9 @@ from declml.spec.sections import Spec
 __all__ = ["BEST_DIR", "BEST_SPEC_FILE", "PROJECT", "TRIALS_FILE", "TUNE_FILE",
            "SearchDirectory", "default_output", "fingerprint"]
 
-TUNE_FILE = "tune.json"
 PROJECT = "keras_tuner"
 TRIALS_FILE = "trials.csv"
 BEST_SPEC_FILE = "best_spec.yaml"
-BEST_DIR = "best"
 
 # Settings that may change between runs of one search without changing what it means:
 # a larger budget extends the search, the failure and retry limits only apply from now on.

@@ -221,6 +221,10 @@ class _Problems(list):  # type: ignore[type-arg]
         if not self.full:
             super().append(problem)
 
+    def skip(self) -> None:
+        """Count a problem past the listed ones without describing it."""
+        self.total += 1
+
 
 def _batch(values: list[np.ndarray]) -> np.ndarray | list[np.ndarray]:
     """One array when every instance has the same shape; otherwise the instances as they
@@ -373,7 +377,7 @@ def _unknown_keys(instance: dict[str, Any], known: set[str], ignored: frozenset[
     for key in instance:
         if key not in known and key not in ignored:
             if problems.full:
-                problems.append({})  # counted, not listed: no did-you-mean to compute
+                problems.skip()  # counted, not listed: no did-you-mean to compute
                 continue
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else \
